@@ -1,0 +1,100 @@
+"""The Host protocol: every OS effect an execution environment needs, behind one interface.
+
+The platform layer asks a Host to spawn the bootstrap inside a sandbox shaped by `Limits`, then
+freezes, thaws, measures and kills it through the returned `Sandbox`. Implementations differ in fidelity
+(cgroup freezer vs SIGSTOP, CFS quota vs nothing); each says which mechanism is in force via `Fidelity`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+VCPU_MB = 1769  # Lambda: 1,769 MB buys one vCPU of credit (reference §9)
+MAX_VCPUS = 6
+
+
+def vcpus_for_memory(memory_mb: int) -> float:
+    """CPU credit Lambda gives a memory size, in vCPUs (linear, at most 6)."""
+    return min(memory_mb / VCPU_MB, MAX_VCPUS)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the sandbox enforces, derived from a FunctionConfig."""
+
+    memory_mb: int
+    ephemeral_storage_mb: int = 512
+    cpu_visibility: str = "parent"  # "parent": quota hidden from the function (Lambda); "leaf": visible
+    max_open_files: int = 1024
+    max_processes: int = 1024
+
+    @property
+    def vcpus(self) -> float:
+        return vcpus_for_memory(self.memory_mb)
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """Which mechanism enforces each part of the contract on this machine, and why (for doctor and --json)."""
+
+    freeze: str
+    cpu: str
+    memory: str
+    memory_peak: str
+    isolation: str
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "freeze": self.freeze,
+            "cpu": self.cpu,
+            "memory": self.memory,
+            "memory_peak": self.memory_peak,
+            "isolation": self.isolation,
+            "notes": list(self.notes),
+        }
+
+
+class Sandbox(Protocol):
+    """One running bootstrap and everything it spawned."""
+
+    @property
+    def process(self) -> asyncio.subprocess.Process:
+        """The bootstrap process, with stdout and stderr as pipes."""
+
+    def freeze(self) -> None:
+        """Stop every process of the sandbox until `thaw`; no CPU is used meanwhile."""
+
+    def thaw(self) -> None:
+        """Resume a frozen sandbox."""
+
+    def peak_memory_bytes(self) -> int:
+        """Peak resident memory of the sandbox's processes since it was spawned."""
+
+    def kill(self) -> None:
+        """Kill every process of the sandbox (SIGKILL). Safe to call more than once."""
+
+    def close(self) -> None:
+        """Kill what is left and release OS resources (cgroups, scratch directories)."""
+
+
+class Host(Protocol):
+    """A way of running sandboxes on this machine."""
+
+    name: str
+
+    def fidelity(self, limits: Limits) -> Fidelity:
+        """What this host will enforce for `limits`, without spawning anything."""
+
+    async def spawn(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        limits: Limits,
+    ) -> Sandbox:
+        """Start `argv` in a new sandbox; stdout and stderr are pipes, stdin is /dev/null."""

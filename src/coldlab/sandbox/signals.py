@@ -1,0 +1,102 @@
+"""The unprivileged fallback host: process groups, SIGSTOP/SIGCONT and rlimits; CPU and memory not limited.
+
+Works for any user on any Linux. It is what coldlab uses when cgroups are unavailable, and it says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import resource
+import signal
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from coldlab.sandbox.host import Fidelity, Limits
+from coldlab.sandbox.procfs import group_peak_rss_bytes
+
+
+def rlimit_setter(limits: Limits) -> Callable[[], None]:
+    """A pre-exec hook applying Lambda's file-descriptor limit (runs in the child, before exec)."""
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.max_open_files, limits.max_open_files))
+
+    return apply
+
+
+class ProcessGroupSandbox:
+    """A bootstrap in its own session/process group; frozen by signalling the whole group."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self._process = process
+        self._pgid = process.pid  # start_new_session=True makes the child its group's leader
+        self._peak = 0
+
+    @property
+    def process(self) -> asyncio.subprocess.Process:
+        return self._process
+
+    def _signal(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._pgid, signum)
+
+    def freeze(self) -> None:
+        self._sample_peak()  # VmHWM of processes that exit while frozen would otherwise be lost
+        self._signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    def _sample_peak(self) -> None:
+        self._peak = max(self._peak, group_peak_rss_bytes(self._pgid))
+
+    def peak_memory_bytes(self) -> int:
+        self._sample_peak()
+        return self._peak
+
+    def kill(self) -> None:
+        self._sample_peak()
+        self._signal(signal.SIGKILL)
+
+    def close(self) -> None:
+        self.kill()
+
+
+class SignalHost:
+    """Fallback host: SIGSTOP/SIGCONT freeze, RLIMIT_NOFILE, peak memory from /proc VmHWM."""
+
+    name = "unprivileged"
+
+    def __init__(self, reason: str = "cgroups are not in use") -> None:
+        self.reason = reason
+
+    def fidelity(self, limits: Limits) -> Fidelity:
+        return Fidelity(
+            freeze="sigstop-process-group",
+            cpu=f"not-limited ({self.reason})",
+            memory=f"not-limited ({self.reason})",
+            memory_peak="proc-vmhwm (sum over the process group)",
+            isolation="same-user (no separate user or /tmp)",
+            notes=(f"CPU is not limited to {limits.vcpus:.2f} vCPU, so durations are faster than Lambda's",),
+        )
+
+    async def spawn(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        limits: Limits,
+    ) -> ProcessGroupSandbox:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            env=dict(env),
+            cwd=cwd,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=rlimit_setter(limits),  # only setrlimit runs before exec: fork-safe
+        )
+        return ProcessGroupSandbox(process)
