@@ -64,7 +64,7 @@ class Sandbox(Protocol):
 
     @property
     def process(self) -> asyncio.subprocess.Process:
-        """The bootstrap process, with stdout and stderr as pipes."""
+        """The bootstrap process (its output goes to the `output_fd` given to `Host.spawn`)."""
 
     def freeze(self) -> None:
         """Stop every process of the sandbox until `thaw`; no CPU is used meanwhile."""
@@ -96,5 +96,10 @@ class Host(Protocol):
         env: Mapping[str, str],
         cwd: Path,
         limits: Limits,
+        output_fd: int,
     ) -> Sandbox:
-        """Start `argv` in a new sandbox; stdout and stderr are pipes, stdin is /dev/null."""
+        """Start `argv` in a new sandbox. stdin is /dev/null; stdout AND stderr both go to `output_fd`.
+
+        One descriptor for both keeps the function's lines in the order it wrote them (as CloudWatch does),
+        and lets the platform drain everything written before the runtime's next API call.
+        """

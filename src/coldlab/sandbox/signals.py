@@ -88,14 +88,15 @@ class SignalHost:
         env: Mapping[str, str],
         cwd: Path,
         limits: Limits,
+        output_fd: int,
     ) -> ProcessGroupSandbox:
         process = await asyncio.create_subprocess_exec(
             *argv,
             env=dict(env),
             cwd=cwd,
             stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+            stdout=output_fd,
+            stderr=output_fd,
             start_new_session=True,
             preexec_fn=rlimit_setter(limits),  # only setrlimit runs before exec: fork-safe
         )
