@@ -69,9 +69,7 @@ class FunctionConfig:
         _check_range("timeout", self.timeout_s, TIMEOUT_MIN_S, TIMEOUT_MAX_S, "s")
         _check_range("ephemeral storage", self.ephemeral_storage_mb, EPHEMERAL_MIN_MB, EPHEMERAL_MAX_MB, "MB")
         if self.architecture not in ARCHITECTURES:
-            raise UsageError(
-                f"architecture {self.architecture!r} is not supported", "use x86_64 or arm64"
-            )
+            raise UsageError(f"architecture {self.architecture!r} is not supported", "use x86_64 or arm64")
         if not _FUNCTION_NAME.match(self.function_name):
             raise UsageError(
                 f"function name {self.function_name!r} is invalid",

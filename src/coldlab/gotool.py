@@ -108,4 +108,3 @@ def build(spec: GoBuild, output: Path, go: Path | None = None, timeout_s: float 
             "fix the Go code or the build flags above",
         )
     return output
-

@@ -1,0 +1,173 @@
+"""`coldlab invoke`: run a bootstrap in a Lambda-like execution environment, cold then warm."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+
+from coldlab.cli.output import err_console, print_json, print_log_line
+from coldlab.config import (
+    DEFAULT_MEMORY_MB,
+    DEFAULT_TIMEOUT_S,
+    EPHEMERAL_MIN_MB,
+    FunctionConfig,
+    parse_env_pairs,
+)
+from coldlab.events import read_event
+from coldlab.platform import Environment, InvocationResult
+
+SCHEMA = "coldlab.invoke/1"
+
+
+async def run_invocations(
+    env: Environment, event: bytes, repeat: int, interval_ms: int
+) -> list[InvocationResult]:
+    results = []
+    for index in range(repeat):
+        if index and interval_ms:
+            await asyncio.sleep(interval_ms / 1000)  # the environment stays frozen meanwhile
+        results.append(await env.invoke(event))
+    return results
+
+
+def fidelity_notice(env: Environment) -> str | None:
+    """One line naming any part of the contract this machine cannot enforce (never silent)."""
+    fidelity = env.fidelity
+    degraded = [
+        f"{part}: {value}"
+        for part, value in (("cpu", fidelity.cpu), ("memory", fidelity.memory), ("freeze", fidelity.freeze))
+        if "not-limited" in value or "sigstop" in value
+    ]
+    return "; ".join(degraded) if degraded else None
+
+
+@click.command("invoke")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--event", "event_source", metavar="FILE|-", help="Event JSON file or - for stdin [default: {}]"
+)
+@click.option(
+    "--memory",
+    "memory_mb",
+    type=int,
+    default=DEFAULT_MEMORY_MB,
+    show_default=True,
+    help="Memory size in MB (128-10240); CPU is memory/1769 vCPU",
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=int,
+    default=DEFAULT_TIMEOUT_S,
+    show_default=True,
+    help="Function timeout in seconds (1-900)",
+)
+@click.option(
+    "--repeat",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Invocations: the first is cold, the rest warm on the same environment",
+)
+@click.option(
+    "--interval",
+    "interval_ms",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Milliseconds to wait between invocations (frozen meanwhile)",
+)
+@click.option("--env", "env_pairs", multiple=True, metavar="K=V", help="Function environment variable")
+@click.option(
+    "--ephemeral-storage",
+    "ephemeral_mb",
+    type=int,
+    default=EPHEMERAL_MIN_MB,
+    show_default=True,
+    help="Size of the function's /tmp in MB (512-10240)",
+)
+@click.option(
+    "--cpu-visibility",
+    type=click.Choice(["parent", "leaf"]),
+    default="parent",
+    show_default=True,
+    help="parent: the CPU quota is hidden from the function (Lambda); leaf: visible (Cloud Run)",
+)
+@click.option("--function-name", default="coldlab-function", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (schema coldlab.invoke/1)")
+def command(
+    *,
+    path: Path,
+    event_source: str | None,
+    memory_mb: int,
+    timeout_s: int,
+    repeat: int,
+    interval_ms: int,
+    env_pairs: tuple[str, ...],
+    ephemeral_mb: int,
+    cpu_visibility: str,
+    function_name: str,
+    as_json: bool,
+) -> None:
+    """Invoke the bootstrap at PATH (a directory or .zip holding `bootstrap`) like AWS Lambda would.
+
+    The function's response goes to stdout; START/END/REPORT and the function's own log lines to stderr.
+    Exits 1 when any invocation fails, 2 on bad input.
+    """
+    config = FunctionConfig.create(
+        path,
+        memory_mb=memory_mb,
+        timeout_s=timeout_s,
+        ephemeral_storage_mb=ephemeral_mb,
+        function_name=function_name,
+        environment=parse_env_pairs(env_pairs),
+    )
+    event = read_event(event_source)
+    results, env = asyncio.run(
+        _invoke(
+            config,
+            event,
+            repeat=repeat,
+            interval_ms=interval_ms,
+            cpu_visibility=cpu_visibility,
+            quiet=as_json,
+        )
+    )
+    if as_json:
+        print_json(
+            {
+                "schema": SCHEMA,
+                "function": {
+                    "name": config.function_name,
+                    "memory_mb": config.memory_mb,
+                    "timeout_s": config.timeout_s,
+                    "ephemeral_storage_mb": config.ephemeral_storage_mb,
+                    "cpu_visibility": cpu_visibility,
+                },
+                "fidelity": env.fidelity.as_dict(),
+                "invocations": [result.as_dict() for result in results],
+            }
+        )
+    else:
+        for result in results:
+            sys.stdout.buffer.write(result.payload + b"\n")
+        sys.stdout.flush()
+    if any(not result.ok for result in results):
+        raise SystemExit(1)
+
+
+async def _invoke(
+    config: FunctionConfig, event: bytes, *, repeat: int, interval_ms: int, cpu_visibility: str, quiet: bool
+) -> tuple[list[InvocationResult], Environment]:
+    env = Environment(config, log_sink=None if quiet else print_log_line, cpu_visibility=cpu_visibility)
+    async with env:
+        if not quiet:
+            for warning in env.code.warnings:
+                err_console.print(f"[yellow]coldlab: warning:[/] {warning}")
+            notice = fidelity_notice(env)
+            if notice:
+                err_console.print(f"[yellow]coldlab: fidelity:[/] {notice}")
+        return await run_invocations(env, event, repeat, interval_ms), env

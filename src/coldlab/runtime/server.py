@@ -1,0 +1,178 @@
+"""The Runtime API over HTTP: a thin aiohttp adapter around RuntimeApiCore.
+
+Each request becomes one call into the core; the returned effects are carried out here (HTTP replies) or
+handed to the platform through `on_effect` (runtime ready, invocation resolved, init failed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from collections.abc import Callable
+
+from aiohttp import web
+
+from coldlab.errors import RuntimeApiError
+from coldlab.runtime.core import (
+    Deliver,
+    Effect,
+    InitFailed,
+    Reply,
+    Resolved,
+    RuntimeApiCore,
+    RuntimeReady,
+)
+from coldlab.runtime.model import API_VERSION, MAX_RESPONSE_BYTES, Invocation
+
+PlatformEffect = RuntimeReady | Resolved | InitFailed
+_BASE = f"/{API_VERSION}/runtime"
+_OK = json.dumps({"status": "OK"}).encode()
+_ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
+_MODE_HEADER = "Lambda-Runtime-Function-Response-Mode"
+
+
+def _RESET_REPLY() -> web.Response:  # noqa: N802 - reads as a constant reply
+    body = {"errorMessage": "Internal Server Error", "errorType": "InternalServerError"}
+    return web.Response(status=500, body=json.dumps(body).encode(), content_type="application/json")
+
+
+class RuntimeApiServer:
+    """Serves one execution environment's Runtime API on 127.0.0.1 (port chosen by the OS)."""
+
+    def __init__(self, on_effect: Callable[[PlatformEffect], None]) -> None:
+        self._on_effect = on_effect
+        self.core = RuntimeApiCore()
+        self._tokens = itertools.count(1)
+        self._parked: dict[int, asyncio.Future[web.StreamResponse]] = {}
+        self._runner: web.AppRunner | None = None
+        self.address = ""
+
+    async def start(self) -> str:
+        """Start listening; returns `host:port` for AWS_LAMBDA_RUNTIME_API."""
+        app = web.Application(client_max_size=MAX_RESPONSE_BYTES + 1)
+        app.router.add_get(f"{_BASE}/invocation/next", self._next)
+        app.router.add_post(f"{_BASE}/invocation/{{request_id}}/response", self._response)
+        app.router.add_post(f"{_BASE}/invocation/{{request_id}}/error", self._error)
+        app.router.add_post(f"{_BASE}/init/error", self._init_error)
+        app.router.add_get(f"/{API_VERSION}/ping", self._ping)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise RuntimeApiError(f"could not start the Runtime API on 127.0.0.1: {exc}") from exc
+        server = site._server  # aiohttp keeps the bound socket here; the public API has no getter
+        sockets = getattr(server, "sockets", None) or []
+        if not sockets:
+            raise RuntimeApiError("the Runtime API server did not bind a socket")
+        host, port = sockets[0].getsockname()[:2]
+        self.address = f"{host}:{port}"
+        return self.address
+
+    async def close(self) -> None:
+        self._abandon_parked()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def reset(self) -> None:
+        """A new runtime process starts: forget the old one's state and hang up its parked poll."""
+        self._abandon_parked()
+        self.core = RuntimeApiCore()
+
+    def _abandon_parked(self) -> None:
+        for future in self._parked.values():
+            if not future.done():  # the old runtime is being killed; answer its poll so nothing dangles
+                future.set_result(_RESET_REPLY())
+        self._parked.clear()
+
+    def submit(self, invocation: Invocation) -> None:
+        self._apply(self.core.submit(invocation), {})
+
+    def _apply(self, effects: list[Effect], replies: dict[int, web.StreamResponse]) -> None:
+        for effect in effects:
+            if isinstance(effect, Reply):
+                body = _OK if effect.body is None else json.dumps(effect.body).encode()
+                replies[effect.token] = web.Response(
+                    status=effect.status, body=body, content_type="application/json"
+                )
+            elif isinstance(effect, Deliver):
+                response = web.Response(
+                    status=200, body=effect.invocation.payload, headers=effect.invocation.headers()
+                )
+                future = self._parked.pop(effect.token, None)
+                if future is None:
+                    replies[effect.token] = response
+                elif not future.done():
+                    future.set_result(response)
+            else:
+                self._on_effect(effect)
+
+    async def _next(self, request: web.Request) -> web.StreamResponse:
+        token = next(self._tokens)
+        core = self.core
+        future: asyncio.Future[web.StreamResponse] = asyncio.get_running_loop().create_future()
+        self._parked[token] = future
+        replies: dict[int, web.StreamResponse] = {}
+        self._apply(core.next_requested(token), replies)
+        if token in replies:
+            self._parked.pop(token, None)
+            return replies[token]
+        try:
+            return await future  # long poll: no timeout, as Lambda's docs require
+        except asyncio.CancelledError:
+            self._parked.pop(token, None)
+            if core is self.core:
+                core.poll_abandoned(token)
+            raise
+
+    async def _response(self, request: web.Request) -> web.StreamResponse:
+        token = next(self._tokens)
+        body, size = await _read_capped(request)
+        effects = self.core.response_posted(
+            token,
+            request.match_info["request_id"],
+            body=body,
+            size=size,
+            content_type=request.headers.get("Content-Type", "application/json"),
+            response_mode=request.headers.get(_MODE_HEADER),
+        )
+        return self._reply_for(token, effects)
+
+    async def _error(self, request: web.Request) -> web.StreamResponse:
+        token = next(self._tokens)
+        body, _ = await _read_capped(request)
+        effects = self.core.error_posted(
+            token, request.match_info["request_id"], body, request.headers.get(_ERROR_TYPE_HEADER)
+        )
+        return self._reply_for(token, effects)
+
+    async def _init_error(self, request: web.Request) -> web.StreamResponse:
+        token = next(self._tokens)
+        body, _ = await _read_capped(request)
+        effects = self.core.init_error_posted(token, body, request.headers.get(_ERROR_TYPE_HEADER))
+        return self._reply_for(token, effects)
+
+    async def _ping(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(text="pong")
+
+    def _reply_for(self, token: int, effects: list[Effect]) -> web.StreamResponse:
+        replies: dict[int, web.StreamResponse] = {}
+        self._apply(effects, replies)
+        return replies[token]
+
+
+async def _read_capped(request: web.Request) -> tuple[bytes, int]:
+    """Read a body (plain or chunked/streamed) keeping at most the payload limit; return it and its size."""
+    chunks: list[bytes] = []
+    kept = size = 0
+    with contextlib.suppress(ConnectionResetError):
+        async for chunk in request.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if kept <= MAX_RESPONSE_BYTES:
+                chunks.append(chunk)
+                kept += len(chunk)
+    return b"".join(chunks), size
