@@ -18,7 +18,7 @@ def read_event(source: str | None) -> bytes:
         where = "stdin"
     else:
         path = Path(source)
-        if not path.is_file():
+        if not path.exists() or path.is_dir():
             raise EventError(f"event file {source} does not exist", "pass a JSON file, or - to read stdin")
         try:
             data = path.read_bytes()

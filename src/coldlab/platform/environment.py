@@ -107,6 +107,7 @@ class Environment:
         log_sink: Callable[[str], None] | None = None,
         cpu_visibility: str = "parent",
         initialization_type: str = "on-demand",
+        init_timeout_s: float = INIT_TIMEOUT_S,
     ) -> None:
         self.config = config
         self.host = host or select_host()
@@ -117,6 +118,7 @@ class Environment:
         )
         self._log_sink = log_sink
         self._initialization_type = initialization_type
+        self._init_timeout_s = init_timeout_s
         self._server = RuntimeApiServer(self._on_effect)
         self._code: CodePackage | None = None
         self._sandbox: Sandbox | None = None
@@ -132,6 +134,11 @@ class Environment:
     @property
     def fidelity(self) -> Fidelity:
         return self.host.fidelity(self.limits)
+
+    @property
+    def pid(self) -> int | None:
+        """The bootstrap's process id while a sandbox exists."""
+        return self._sandbox.process.pid if self._sandbox is not None else None
 
     @property
     def code(self) -> CodePackage:
@@ -281,7 +288,7 @@ class Environment:
             return None, None  # after a reset, init is re-run inside the invoke instead (suppressed)
         self._initialized_once = True
         self._log(text.init_start(self.config.region))
-        init = await self._initialize(accepted, INIT_TIMEOUT_S)
+        init = await self._initialize(accepted, self._init_timeout_s)
         if init.status == "success":
             return init.duration_ms, ColdStartPhases(init.exec_ms, init.duration_ms)
         self._output_flush()

@@ -1,0 +1,58 @@
+"""Helpers for tests that run real bootstraps against a real Runtime API on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import textwrap
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+# A tiny Runtime API client every scripted bootstrap starts with (stdlib only).
+PRELUDE = textwrap.dedent(
+    """
+    import http.client, json, os, sys, time
+    HOST, PORT = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+    BASE = "/2018-06-01/runtime"
+
+    def call(method, path, body=None, headers=None):
+        conn = http.client.HTTPConnection(HOST, int(PORT))
+        conn.request(method, BASE + path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        return resp.status, dict(resp.getheaders()), data
+
+    def next_event():
+        status, headers, body = call("GET", "/invocation/next")
+        return headers["Lambda-Runtime-Aws-Request-Id"], headers, body
+
+    def respond(rid, body, headers=None):
+        return call("POST", f"/invocation/{rid}/response", body, headers)
+    """
+)
+
+ScriptFactory = Callable[[str], Path]
+GoBuilder = Callable[..., Path]
+
+
+def write_script_bootstrap(code: Path, body: str) -> Path:
+    """Write a Python bootstrap (the prelude + `body`) into the directory `code`; return `code`."""
+    code.mkdir(parents=True, exist_ok=True)
+    bootstrap = code / "bootstrap"
+    bootstrap.write_text(f"#!{sys.executable} -u\n{PRELUDE}\n{textwrap.dedent(body)}")
+    bootstrap.chmod(0o755)
+    return code
+
+
+def run(coro: Coroutine[Any, Any, Any]) -> Any:
+    return asyncio.run(coro)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
