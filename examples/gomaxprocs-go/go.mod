@@ -1,0 +1,3 @@
+module example.com/gomaxprocs-go
+
+go 1.22

@@ -1,0 +1,3 @@
+module example.com/ticker-go
+
+go 1.22

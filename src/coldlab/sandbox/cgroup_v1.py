@@ -1,0 +1,346 @@
+"""The cgroup v1 host: freezer, CFS quota, memory limit without swap, pids limit, Lambda-like isolation.
+
+Per environment: `<root>/<ctrl>/coldlab/<run>/<env>` for memory, freezer, pids and cpuacct, and for cpu a
+two-level `<env>/fn` so the quota can sit on the parent (invisible to Go, as on Lambda) or on the leaf.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from coldlab.errors import SandboxError
+from coldlab.sandbox import cgroupfs
+from coldlab.sandbox.host import Fidelity, Limits
+from coldlab.sandbox.isolation import (
+    ChildSetup,
+    FunctionUser,
+    ensure_function_user,
+    prepare_task_root,
+    relocate,
+)
+from coldlab.sandbox.spawning import (
+    CFS_PERIOD_US,
+    cfs_quota_us,
+    check_limits,
+    cpu_description,
+    effective_vcpus,
+    host_cpus,
+    spawn_process,
+)
+
+REQUIRED = ("cpu", "memory", "freezer")
+OPTIONAL = ("cpuacct", "pids")
+FREEZE_TIMEOUT_S = 5.0
+MB = 1024 * 1024
+
+
+def _wait_state(path: Path, wanted: str, timeout_s: float = FREEZE_TIMEOUT_S) -> None:
+    """Spin until the freezer reports `wanted` (FREEZING → FROZEN takes microseconds for idle tasks)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + timeout_s
+        spins = 0
+        while os.pread(fd, 32, 0).strip().decode() != wanted:
+            spins += 1
+            if spins > 100:
+                if time.monotonic() > deadline:
+                    raise SandboxError(f"{path} did not reach {wanted} within {timeout_s:.0f} s")
+                time.sleep(0.0002)
+    finally:
+        os.close(fd)
+
+
+class CgroupV1Sandbox:
+    """One bootstrap in its own set of v1 cgroups."""
+
+    def __init__(
+        self, host: CgroupV1Host, process: asyncio.subprocess.Process, dirs: dict[str, Path]
+    ) -> None:
+        self._host = host
+        self._process = process
+        self._dirs = dirs  # controller -> the environment's cgroup (cpu: the parent of the `fn` leaf)
+        self._peak = 0
+        self._cpu_ns = 0
+        self._closed = False
+        self.oom_killed = False
+        self._oom_fd: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def process(self) -> asyncio.subprocess.Process:
+        return self._process
+
+    # --- freeze -------------------------------------------------------------------------------------------
+
+    def freeze(self) -> None:
+        if self._closed:
+            return
+        state = self._dirs["freezer"] / "freezer.state"
+        cgroupfs.write(state, "FROZEN")
+        _wait_state(state, "FROZEN")
+
+    def thaw(self) -> None:
+        if self._closed:
+            return
+        state = self._dirs["freezer"] / "freezer.state"
+        cgroupfs.write(state, "THAWED")
+        _wait_state(state, "THAWED")
+
+    # --- measure ------------------------------------------------------------------------------------------
+
+    def peak_memory_bytes(self) -> int:
+        """memory.max_usage_in_bytes: the cgroup's high-water mark since spawn (kept after close)."""
+        if not self._closed:
+            peak = cgroupfs.read_int(self._dirs["memory"] / "memory.max_usage_in_bytes")
+            self._peak = max(self._peak, peak)
+        return self._peak
+
+    def cpu_time_ns(self) -> int:
+        """CPU time used by every process of the sandbox (cpuacct.usage), 0 where cpuacct is not mounted."""
+        if not self._closed and "cpuacct" in self._dirs:
+            self._cpu_ns = max(self._cpu_ns, cgroupfs.read_int(self._dirs["cpuacct"] / "cpuacct.usage"))
+        return self._cpu_ns
+
+    def cpu_throttling(self) -> dict[str, int]:
+        """cpu.stat of the quota'd cgroup: nr_periods, nr_throttled, throttled_time (ns)."""
+        return cgroupfs.keyed(self._dirs["cpu"] / "cpu.stat") if not self._closed else {}
+
+    # --- OOM: Lambda kills the whole environment, the kernel only its largest task ------------------------
+
+    def watch_oom(self, loop: asyncio.AbstractEventLoop) -> None:
+        control = self._dirs["memory"] / "memory.oom_control"
+        event_control = self._dirs["memory"] / "cgroup.event_control"
+        try:
+            efd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        except OSError:
+            return
+        ofd = os.open(control, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            cgroupfs.write(event_control, f"{efd} {ofd}")
+        except SandboxError:
+            os.close(efd)
+            return
+        finally:
+            os.close(ofd)
+        self._oom_fd, self._loop = efd, loop
+        loop.add_reader(efd, self._on_oom)
+
+    def _on_oom(self) -> None:
+        with contextlib.suppress(OSError):
+            os.eventfd_read(self._oom_fd)  # type: ignore[arg-type]
+        if cgroupfs.keyed(self._dirs["memory"] / "memory.oom_control").get("oom_kill", 0) > 0:
+            self.oom_killed = True
+            self.peak_memory_bytes()
+            self.kill()
+
+    def _stop_oom_watch(self) -> None:
+        if self._oom_fd is not None:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(self._oom_fd)
+            os.close(self._oom_fd)
+            self._oom_fd = None
+
+    # --- kill and clean up -------------------------------------------------------------------------------
+
+    def kill(self) -> None:
+        """Freeze (no forks can race us), SIGKILL every task, thaw so they die. Safe to repeat."""
+        if self._closed:
+            return
+        self.peak_memory_bytes()
+        self.cpu_time_ns()
+        freezer = self._dirs["freezer"]
+        with contextlib.suppress(SandboxError):
+            self.freeze()
+        cgroupfs.kill_pids(cgroupfs.pids_in(freezer))
+        with contextlib.suppress(SandboxError):
+            self.thaw()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self.kill()
+        self._stop_oom_watch()
+        self._closed = True
+        self._host.release(self)
+
+    @property
+    def cgroup_dirs(self) -> Mapping[str, Path]:
+        return dict(self._dirs)
+
+
+class CgroupV1Host:
+    """Sandboxes in cgroup v1 hierarchies (this is what most Docker-era machines and CI runners have)."""
+
+    name = "cgroup-v1"
+
+    def __init__(
+        self,
+        root: Path = Path("/sys/fs/cgroup"),
+        *,
+        isolate: bool | None = None,
+        cpus: int | None = None,
+        reason: str = "",
+    ) -> None:
+        self.root = root
+        self.reason = reason or f"cgroup v1 cpu, memory and freezer are writable under {root}"
+        mounted = [c for c in (*REQUIRED, *OPTIONAL) if (root / c / "cgroup.procs").exists()]
+        self.hierarchies = {c: root / c for c in mounted}
+        missing = [c for c in REQUIRED if c not in self.hierarchies]
+        if missing:
+            raise SandboxError(f"cgroup v1 controllers {', '.join(missing)} are not mounted under {root}")
+        self.parents = self._unique_parents()
+        for parent in self.parents.values():
+            why = cgroupfs.writable_reason(parent)
+            if why:
+                raise SandboxError(why)
+        self.cpus = cpus or host_cpus()
+        self.stale_removed = cgroupfs.remove_stale_runs(self.parents.values(), self._freeze_kill_run)
+        self.run = cgroupfs.run_name()
+        self.user: FunctionUser | None = None
+        if isolate if isolate is not None else os.geteuid() == 0:
+            self.user = ensure_function_user()
+            prepare_task_root()
+        self._live: set[CgroupV1Sandbox] = set()
+        self._pending: set[Path] = set()  # env dirs whose rmdir waited on dying tasks
+        # Runs at interpreter exit too (weakref.finalize's atexit), so a normal exit or Ctrl-C leaves nothing.
+        weakref.finalize(self, _cleanup_run, dict(self.parents), self.run, self._live, self._pending)
+
+    def _unique_parents(self) -> dict[str, Path]:
+        """One `coldlab/` per distinct hierarchy (cpu and cpuacct are often co-mounted)."""
+        seen: dict[str, str] = {}
+        parents: dict[str, Path] = {}
+        for ctrl, path in self.hierarchies.items():
+            real = os.path.realpath(path)
+            if real not in seen.values():
+                seen[ctrl] = real
+                parents[ctrl] = path / cgroupfs.PARENT
+            else:  # same mount as an earlier controller: share its directory
+                parents[ctrl] = next(p for c, p in parents.items() if seen.get(c) == real)
+        return parents
+
+    def _freeze_kill_run(self, name: str) -> None:
+        run_freezer = self.parents["freezer"] / name
+        with contextlib.suppress(SandboxError, OSError):
+            cgroupfs.write(run_freezer / "freezer.state", "FROZEN")
+            _wait_state(run_freezer / "freezer.state", "FROZEN", 1.0)
+        cgroupfs.kill_pids(cgroupfs.pids_in(run_freezer))
+        with contextlib.suppress(SandboxError, OSError):
+            cgroupfs.write(run_freezer / "freezer.state", "THAWED")
+
+    # --- fidelity ------------------------------------------------------------------------------------------
+
+    def isolation_text(self, limits: Limits) -> str:
+        if self.user is None:
+            return "same-user (coldlab is not root)"
+        nproc = "pids cgroup" if "pids" in self.hierarchies else "RLIMIT_NPROC"
+        return (
+            f"user {self.user.name} (uid {self.user.uid}), "
+            f"private /tmp tmpfs {limits.ephemeral_storage_mb} MB, "
+            f"read-only /var/task, nofile {limits.max_open_files}, {limits.max_processes} tasks ({nproc})"
+        )
+
+    def fidelity(self, limits: Limits) -> Fidelity:
+        cpu, notes = cpu_description(limits, self.cpus)
+        if self.user is not None:
+            notes += ("the private /tmp is a tmpfs: what the function writes there counts as its memory",)
+        return Fidelity(
+            freeze="cgroup-v1-freezer",
+            cpu=cpu,
+            memory=f"cgroup-v1-memory ({limits.memory_mb} MB hard limit, no swap, OOM kills the environment)",
+            memory_peak="cgroup-v1 memory.max_usage_in_bytes",
+            isolation=self.isolation_text(limits),
+            notes=notes,
+        )
+
+    # --- spawn ---------------------------------------------------------------------------------------------
+
+    def _make_cgroups(self, limits: Limits) -> dict[str, Path]:
+        env_name = cgroupfs.new_env_name()
+        dirs: dict[str, Path] = {}
+        for ctrl, parent in self.parents.items():
+            dirs[ctrl] = parent / self.run / env_name
+            cgroupfs.make_dirs(dirs[ctrl])
+        cgroupfs.make_dirs(dirs["cpu"] / "fn")
+        quota = cfs_quota_us(effective_vcpus(limits, self.cpus))
+        quota_dir = dirs["cpu"] if limits.cpu_visibility == "parent" else dirs["cpu"] / "fn"
+        cgroupfs.write(quota_dir / "cpu.cfs_period_us", str(CFS_PERIOD_US))
+        cgroupfs.write(quota_dir / "cpu.cfs_quota_us", str(quota))
+        memory, size = dirs["memory"], str(limits.memory_mb * MB)
+        cgroupfs.write(memory / "memory.limit_in_bytes", size)
+        if (memory / "memory.memsw.limit_in_bytes").exists():  # swap accounting on: memory+swap = memory
+            cgroupfs.write(memory / "memory.memsw.limit_in_bytes", size)
+        cgroupfs.write(memory / "memory.swappiness", "0")
+        if "pids" in dirs:
+            cgroupfs.write(dirs["pids"] / "pids.max", str(limits.max_processes))
+        return dirs
+
+    def _procs_files(self, dirs: Mapping[str, Path]) -> tuple[Path, ...]:
+        files = {d / "cgroup.procs" for d in dirs.values() if d != dirs["cpu"]}
+        files.add(dirs["cpu"] / "fn" / "cgroup.procs")
+        return tuple(sorted(files))
+
+    async def spawn(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        limits: Limits,
+        output_fd: int,
+    ) -> CgroupV1Sandbox:
+        check_limits(limits)
+        dirs = self._make_cgroups(limits)
+        try:
+            setup = ChildSetup(cgroup_procs=self._procs_files(dirs), limits=limits)
+            if self.user is not None:
+                moved = relocate(argv, env, cwd)
+                argv, env, cwd = moved.argv, moved.env, Path("/")
+                setup = ChildSetup(
+                    cgroup_procs=setup.cgroup_procs,
+                    relocation=moved,
+                    tmp_size_mb=limits.ephemeral_storage_mb,
+                    user=self.user,
+                    limits=limits,
+                    rlimit_nproc="pids" not in dirs,
+                )
+            process = await spawn_process(argv, env, cwd, output_fd, setup)
+        except BaseException:
+            for directory in {*dirs.values(), dirs["cpu"] / "fn"}:
+                cgroupfs.remove_tree(directory)
+            raise
+        sandbox = CgroupV1Sandbox(self, process, dirs)
+        self._live.add(sandbox)
+        sandbox.watch_oom(asyncio.get_running_loop())
+        return sandbox
+
+    def release(self, sandbox: CgroupV1Sandbox) -> None:
+        """Remove a closed sandbox's cgroups (now, or at exit if tasks are still dying)."""
+        self._live.discard(sandbox)
+        for directory in sandbox.cgroup_dirs.values():
+            if not cgroupfs.remove_tree(directory, timeout_s=0.2):
+                self._pending.add(directory)
+        for directory in list(self._pending):
+            if cgroupfs.remove_tree(directory, timeout_s=0):
+                self._pending.discard(directory)
+
+    def close(self) -> None:
+        """Kill every sandbox still open and remove this run's cgroups (also runs at interpreter exit)."""
+        _cleanup_run(dict(self.parents), self.run, self._live, self._pending)
+
+
+def _cleanup_run(
+    parents: dict[str, Path], run: str, live: set[CgroupV1Sandbox], pending: set[Path]
+) -> None:
+    for sandbox in list(live):
+        with contextlib.suppress(Exception):
+            sandbox.close()
+    pending.clear()
+    for parent in set(parents.values()):
+        cgroupfs.kill_pids(cgroupfs.pids_in(parent / run))
+        cgroupfs.remove_tree(parent / run, timeout_s=2.0)
+        cgroupfs.remove_if_empty(parent)

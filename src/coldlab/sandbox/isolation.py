@@ -1,0 +1,234 @@
+"""Lambda-like isolation when coldlab runs as root, applied in the child between fork and exec.
+
+The child (1) joins its cgroups, so nothing it ever runs escapes them; (2) enters a private mount namespace
+with the code directory read-only at /var/task and its own size-limited tmpfs at /tmp; (3) drops to an
+unprivileged user; (4) gets Lambda's rlimits and dies with coldlab (PR_SET_PDEATHSIG). Only syscalls and a
+little Python run there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import pwd
+import resource
+import signal
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from coldlab.sandbox.host import Limits
+
+FUNCTION_USER = "coldlab-fn"
+NOBODY_UID = 65534
+TASK_ROOT = Path("/var/task")
+_MAX_BOUND_ENTRIES = 256  # above this, the code directory is bound whole (it must then be world-readable)
+_PATH_VARS = ("PATH", "LD_LIBRARY_PATH")
+
+# <sys/mount.h>, <sched.h>, <sys/prctl.h>
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+CLONE_NEWNS = 0x00020000
+PR_SET_PDEATHSIG = 1
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    _check(
+        _libc.mount(
+            source.encode() if source else None,
+            target.encode(),
+            fstype.encode() if fstype else None,
+            ctypes.c_ulong(flags),
+            data.encode() if data else None,
+        ),
+        f"mount {source or ''} on {target}",
+    )
+
+
+@dataclass(frozen=True)
+class FunctionUser:
+    """The unprivileged user a bootstrap runs as, and how coldlab got it (for doctor)."""
+
+    name: str
+    uid: int
+    gid: int
+    how: str  # "existing" | "created" | "nobody" | "fixed-uid"
+
+
+def ensure_function_user(name: str = FUNCTION_USER) -> FunctionUser:
+    """Use the `coldlab-fn` system user, creating it with useradd if missing; fall back to nobody."""
+    with contextlib.suppress(KeyError):
+        entry = pwd.getpwnam(name)
+        return FunctionUser(name, entry.pw_uid, entry.pw_gid, "existing")
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+             "--shell", "/usr/sbin/nologin", "--user-group", name],
+            capture_output=True, timeout=15, check=False,
+        )  # fmt: skip
+    with contextlib.suppress(KeyError):
+        entry = pwd.getpwnam(name)  # created now, or by another coldlab at the same moment
+        return FunctionUser(name, entry.pw_uid, entry.pw_gid, "created")
+    with contextlib.suppress(KeyError):
+        entry = pwd.getpwnam("nobody")
+        return FunctionUser("nobody", entry.pw_uid, entry.pw_gid, "nobody")
+    return FunctionUser(str(NOBODY_UID), NOBODY_UID, NOBODY_UID, "fixed-uid")
+
+
+@dataclass(frozen=True)
+class CodeEntry:
+    name: str
+    kind: str  # "dir" | "file" | "symlink"
+    target: str = ""
+
+
+@dataclass(frozen=True)
+class Relocation:
+    """Where the code directory appears inside the sandbox, and how argv/env/cwd are rewritten for it."""
+
+    source: Path
+    entries: tuple[CodeEntry, ...] | None  # None: bind the directory whole
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+
+
+def _entries(code_dir: Path) -> tuple[CodeEntry, ...] | None:
+    found: list[CodeEntry] = []
+    for entry in os.scandir(code_dir):
+        if entry.is_symlink():
+            found.append(CodeEntry(entry.name, "symlink", str(Path(entry.path).readlink())))
+        elif entry.is_dir():
+            found.append(CodeEntry(entry.name, "dir"))
+        else:
+            found.append(CodeEntry(entry.name, "file"))
+        if len(found) > _MAX_BOUND_ENTRIES:
+            return None
+    return tuple(found)
+
+
+def relocate(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> Relocation:
+    """Move the code directory (LAMBDA_TASK_ROOT, else cwd) to /var/task in argv and env, as on Lambda."""
+    code_dir = Path(env.get("LAMBDA_TASK_ROOT") or cwd)
+    prefixes = {str(code_dir), os.path.realpath(code_dir)}
+
+    def move(value: str) -> str:
+        for prefix in prefixes:
+            if value == prefix:
+                return str(TASK_ROOT)
+            if value.startswith(prefix + "/"):
+                return str(TASK_ROOT) + value[len(prefix) :]
+        return value
+
+    new_env = {
+        key: ":".join(move(part) for part in value.split(":")) if key in _PATH_VARS else move(value)
+        for key, value in env.items()
+    }
+    new_env["LAMBDA_TASK_ROOT"] = str(TASK_ROOT)
+    source = Path(os.path.realpath(code_dir))
+    return Relocation(source, _entries(source), tuple(move(a) for a in argv), new_env)
+
+
+@dataclass(frozen=True)
+class ChildSetup:
+    """Everything the child does between fork and exec, in order."""
+
+    cgroup_procs: tuple[Path, ...] = ()  # cgroup.procs files to join (first, as root)
+    relocation: Relocation | None = None
+    tmp_size_mb: int | None = None  # private tmpfs on /tmp of this size
+    user: FunctionUser | None = None
+    limits: Limits | None = None
+    rlimit_nproc: bool = False  # only when no pids cgroup limits threads
+    errors_fd: int = -1  # the child writes why it failed here (the parent reports it)
+    extra: tuple[Callable[[], None], ...] = field(default_factory=tuple)
+
+
+def _bind_code(relocation: Relocation) -> None:
+    target = str(TASK_ROOT)
+    if relocation.entries is None:
+        _mount(str(relocation.source), target, None, MS_BIND | MS_REC)
+        _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        return
+    # A root-owned 0755 tmpfs holds one read-only bind per entry: the code directory's own mode (often 0700
+    # for a temp dir) does not matter, as on Lambda where /var/task belongs to root.
+    _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    for entry in relocation.entries:
+        path = f"{target}/{entry.name}"
+        source = f"{relocation.source}/{entry.name}"
+        if entry.kind == "symlink":
+            Path(path).symlink_to(entry.target)
+            continue
+        if entry.kind == "dir":
+            Path(path).mkdir()
+        else:
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
+        _mount(source, path, None, MS_BIND | MS_REC)
+        _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    _mount(None, target, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def _run_setup(setup: ChildSetup) -> None:
+    pid = str(os.getpid()).encode()
+    for procs in setup.cgroup_procs:
+        fd = os.open(procs, os.O_WRONLY)
+        try:
+            os.write(fd, pid)
+        finally:
+            os.close(fd)
+    if setup.relocation is not None or setup.tmp_size_mb is not None:
+        _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+        _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount leaks back to the host
+        if setup.relocation is not None:
+            _bind_code(setup.relocation)  # before /tmp: the code directory may live under /tmp
+            os.chdir(TASK_ROOT)
+        if setup.tmp_size_mb is not None:
+            options = f"size={setup.tmp_size_mb}m,mode=1777"
+            _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, options)  # noqa: S108 (its own /tmp)
+    if setup.limits is not None:
+        files = setup.limits.max_open_files
+        resource.setrlimit(resource.RLIMIT_NOFILE, (files, files))
+        if setup.rlimit_nproc:
+            nproc = setup.limits.max_processes
+            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    if setup.user is not None:
+        os.setgroups([])
+        os.setgid(setup.user.gid)
+        os.setuid(setup.user.uid)
+    # After the uid change (which clears it): the function dies if coldlab is killed outright.
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    for step in setup.extra:
+        step()
+
+
+def child_setup(setup: ChildSetup) -> Callable[[], None]:
+    """A preexec_fn running `setup`; on failure it writes the reason to `setup.errors_fd` and raises."""
+
+    def apply() -> None:
+        try:
+            _run_setup(setup)
+        except BaseException as exc:
+            if setup.errors_fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.write(setup.errors_fd, str(exc).encode()[:1000])
+            raise
+
+    return apply
+
+
+def prepare_task_root() -> None:
+    """/var/task must exist on the host as a mount point (it is empty there; the code appears only inside)."""
+    TASK_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
