@@ -1,0 +1,120 @@
+"""`inspect_binary`: read a Go executable and build the full report. Only BinaryError escapes."""
+
+from __future__ import annotations
+
+import zlib
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from coldlab.inspect.buildinfo import read_buildinfo
+from coldlab.inspect.elf import ElfImage
+from coldlab.inspect.errors import BinaryError, corrupt
+from coldlab.inspect.facts import build_facts
+from coldlab.inspect.findings import find
+from coldlab.inspect.ledger import Ledger, LedgerInput, build_ledger
+from coldlab.inspect.model import Function, InitPackage, Report, Size
+from coldlab.inspect.moduledata import ModuleData, read_moduledata
+from coldlab.inspect.names import ModuleMap, package_of
+from coldlab.inspect.pclntab import Pclntab, read_pclntab
+
+MIN_MINOR, MAX_MINOR = 18, 27
+ZIP_LEVEL = 1  # fast deflate: several times quicker than zip's default 6, typically a few % larger (safe side)
+
+
+def zipped_size(data: bytes, level: int = ZIP_LEVEL) -> int:
+    """Size of the raw deflate stream of `data` (zip entry payload, headers excluded)."""
+    comp = zlib.compressobj(level, zlib.DEFLATED, -15)
+    size = 0
+    view = memoryview(data)
+    for i in range(0, len(data), 1 << 22):
+        size += len(comp.compress(view[i : i + (1 << 22)]))
+    return size + len(comp.flush())
+
+
+def inspect_binary(path: Path, top: int = 40) -> Report:
+    try:
+        image = ElfImage.open(path)
+        with ThreadPoolExecutor(max_workers=1) as pool:  # zlib releases the GIL: deflate in parallel
+            zipped = pool.submit(zipped_size, image.data)
+            report = _inspect(image, top, 0)
+            return Report(**{**report.__dict__, "zipped_size": zipped.result()})
+    except BinaryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - untrusted input: any other failure means corrupt Go metadata
+        raise corrupt(path, f"unreadable Go metadata ({type(exc).__name__}: {str(exc)[:80]})") from exc
+
+
+def _inspect(image: ElfImage, top: int, zipped: int) -> Report:
+    info = read_buildinfo(image)
+    if info.minor < MIN_MINOR:
+        raise BinaryError(f"{image.path}: built by {info.go_version}; coldlab supports Go 1.18 through 1.27",
+                          "rebuild with a supported Go release")
+    pcln = read_pclntab(image, info.minor)
+    md = read_moduledata(image, pcln, info.minor)
+    symbols = image.symbols()
+    cache: dict[str, str] = {}
+    packages = [cache.setdefault(n, package_of(n)) for n in pcln.names]
+    ledger = build_ledger(LedgerInput(image, pcln, md.text, packages, symbols, md.types))
+    if ledger.total != image.size:  # an invariant of the construction; never expected
+        raise corrupt(image.path, f"internal: ledger sums to {ledger.total} bytes, file has {image.size}")
+    modmap = ModuleMap(info)
+    pkg_set = set(packages)
+    facts = build_facts(image, info, pkg_set, pcln.files)
+    if md.va is None:
+        facts = type(facts)(**{**facts.__dict__, "notes": (*facts.notes, f"text base from {md.text_source}")})
+    pkgs, mods, secs = _rollups(ledger, modmap)
+    functions = _top_functions(pcln, packages, md.text, top)
+    init = _init_inventory(pcln, md, packages, modmap)
+    report = Report(
+        path=str(image.path), file_size=image.size, zipped_size=zipped, facts=facts, ledger=ledger.rows,
+        modules=mods, packages=pkgs, sections=secs, functions=functions, function_count=len(pcln.names),
+        init_packages=init, findings=(),
+    )
+    return Report(**{**report.__dict__, "findings": find(report, pcln.names, packages)})
+
+
+def _rollups(ledger: Ledger, modmap: ModuleMap) -> tuple[tuple[Size, ...], tuple[Size, ...], tuple[Size, ...]]:
+    pkg: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    mod: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    sec: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in ledger.rows:
+        sec[row.section][row.kind] += row.size
+        if row.package:
+            pkg[row.package][row.kind] += row.size
+            mod[modmap.module_of(row.package).module][row.kind] += row.size
+        else:
+            mod[f"({row.kind})"][row.kind] += row.size
+
+    def sizes(table: dict[str, dict[str, int]], with_module: bool = False) -> tuple[Size, ...]:
+        out = [Size(name, sum(d.values()), modmap.module_of(name).module if with_module else "", dict(d))
+               for name, d in table.items()]
+        return tuple(sorted(out, key=lambda s: (-s.size, s.name)))
+
+    return sizes(pkg, True), sizes(mod), sizes(sec)
+
+
+def _top_functions(pcln: Pclntab, packages: list[str], text: int, top: int) -> tuple[Function, ...]:
+    size = np.where(pcln.code_size == 0, pcln.span, pcln.code_size)
+    order = np.argsort(-size, kind="stable")[:top]
+    return tuple(
+        Function(pcln.names[i], packages[i], text + int(pcln.entry[i]), int(size[i]), int(pcln.span[i]))
+        for i in order.tolist()
+    )
+
+
+def _init_inventory(pcln: Pclntab, md: ModuleData, packages: list[str], modmap: ModuleMap) -> tuple[InitPackage, ...] | None:
+    if md.init_tasks is None:
+        return None
+    out = []
+    for task in md.init_tasks:
+        idx = [int(np.searchsorted(pcln.entry, pc - md.text, side="right")) - 1 for pc in task.pcs]
+        idx = [i for i in idx if i >= 0]
+        if not idx:
+            continue
+        pkg = packages[idx[0]]  # the runtime names a task after its first init function's package
+        code = int(sum(int(pcln.code_size[i]) or int(pcln.span[i]) for i in idx))
+        out.append(InitPackage(pkg, modmap.module_of(pkg).module, tuple(pcln.names[i] for i in idx), code))
+    return tuple(out)

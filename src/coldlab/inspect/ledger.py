@@ -1,0 +1,268 @@
+"""The byte ledger: every byte of the file assigned to exactly one owner, summing to the file size.
+
+The file is cut into top-level regions (ELF header, program and section header tables, each section's file
+bytes, and the gaps between them). Inside a region, owned intervals are clipped so that no byte is claimed
+twice (first claim wins, in address order) and what is left goes to the region's default owner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from coldlab.inspect.elf import ElfImage, Section, Symbol
+from coldlab.inspect.names import data_package
+from coldlab.inspect.pclntab import Pclntab
+
+I64 = npt.NDArray[np.int64]
+
+# ledger kinds (stable strings: they appear in --json output)
+CODE = "code"
+PADDING = "padding"
+PCLNTAB = "pclntab"
+PCLNTAB_SHARED = "pclntab (shared tables)"
+TYPES = "type data"
+FUNCDATA = "funcdata"
+RODATA = "read-only data"
+DATA = "data"
+DWARF = "DWARF"
+SYMTAB = "symbol table"
+HEADERS = "headers"
+DYNAMIC = "dynamic linking"
+BUILDINFO = "build info"
+UNATTRIBUTED = "unattributed"
+
+_DATA_KINDS = {
+    ".rodata": RODATA, ".go.type": TYPES, ".data.rel.ro.go.type": TYPES, ".typelink": TYPES,
+    ".itablink": TYPES, ".go.func": FUNCDATA, ".data.rel.ro.go.func": FUNCDATA, ".noptrdata": DATA,
+    ".data": DATA, ".data.rel.ro": RODATA, ".go.module": DATA, ".go.fipsinfo": DATA, ".gosymtab": DATA,
+    ".go.buildinfo": BUILDINFO,
+}
+_DYNAMIC_PREFIXES = (".dyn", ".rela", ".rel.", ".hash", ".gnu.", ".got", ".plt", ".interp", ".init_array",
+                     ".fini_array", ".init", ".fini", ".eh_frame", ".tbss", ".tdata", ".note.ABI")
+
+
+@dataclass(frozen=True)
+class Row:
+    section: str
+    kind: str
+    package: str  # "" when the bytes belong to no Go package
+    size: int
+
+
+@dataclass(frozen=True)
+class Ledger:
+    file_size: int
+    rows: tuple[Row, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(r.size for r in self.rows)
+
+
+class _Owners:
+    def __init__(self) -> None:
+        self.keys: list[tuple[str, str, str]] = []
+        self._ids: dict[tuple[str, str, str], int] = {}
+
+    def id(self, section: str, kind: str, package: str = "") -> int:
+        key = (section, kind, package)
+        found = self._ids.get(key)
+        if found is None:
+            found = self._ids[key] = len(self.keys)
+            self.keys.append(key)
+        return found
+
+
+class _Builder:
+    def __init__(self, size: int) -> None:
+        self.owners = _Owners()
+        self.totals: dict[int, int] = {}
+        self.size = size
+
+    def add(self, owner: int, size: int) -> None:
+        if size > 0:
+            self.totals[owner] = self.totals.get(owner, 0) + size
+
+    def partition(self, start: int, end: int, starts: I64, ends: I64, owners: I64, default: int) -> None:
+        """Charge [start, end): given intervals first (clipped, first claim wins), the rest to `default`."""
+        if end <= start:
+            return
+        if len(starts):
+            s = np.clip(starts, start, end)
+            e = np.clip(ends, start, end)
+            order = np.argsort(s, kind="stable")
+            s, e, o = s[order], e[order], owners[order]
+            reach = np.maximum.accumulate(e)
+            prev = np.concatenate(([start], reach[:-1]))
+            lengths = np.maximum(0, e - np.maximum(s, prev))
+            sums = np.bincount(o, weights=lengths)
+            for owner in np.flatnonzero(sums):
+                self.add(int(owner), int(sums[owner]))
+            covered = int(lengths.sum())
+        else:
+            covered = 0
+        self.add(default, end - start - covered)
+
+    def ledger(self) -> Ledger:
+        rows = [Row(*self.owners.keys[o], size) for o, size in self.totals.items() if size]
+        rows.sort(key=lambda r: (-r.size, r.section, r.kind, r.package))
+        return Ledger(self.size, tuple(rows))
+
+
+@dataclass(frozen=True)
+class LedgerInput:
+    image: ElfImage
+    pcln: Pclntab
+    text_base: int
+    packages: Sequence[str]  # package of each pclntab function
+    symbols: Sequence[Symbol]
+    types: tuple[int, int] | None  # moduledata types..etypes (VAs), for stripped binaries
+
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+def build_ledger(inp: LedgerInput) -> Ledger:
+    image = inp.image
+    b = _Builder(image.size)
+    regions: list[tuple[int, int, Section | None, str]] = [
+        (0, image.header_size, None, "(ELF header)"),
+        (image.phdr_range[0], image.phdr_range[0] + image.phdr_range[1], None, "(program headers)"),
+        (image.shdr_range[0], image.shdr_range[0] + image.shdr_range[1], None, "(section headers)"),
+    ]
+    regions += [(s.offset, s.end, s, s.name) for s in image.sections if s.size and s.kind != "SHT_NULL"]
+    if inp.pcln.section is None:  # pclntab found by scanning: treat it as a region of its own
+        regions.append((inp.pcln.file_offset, inp.pcln.file_offset + inp.pcln.size, None, ".gopclntab"))
+    regions = [(max(0, a), min(image.size, z), s, n) for a, z, s, n in regions if z > a and a < image.size]
+    regions.sort(key=lambda r: (r[0], -r[1]))
+    pkg_ids = _package_ids(inp.packages)
+    cursor = 0
+    for start, end, sec, name in regions:
+        if start > cursor:
+            b.add(b.owners.id("(gaps)", PADDING), start - cursor)
+        start = max(start, cursor)  # overlapping sections: the earlier one keeps the bytes
+        if end <= start:
+            continue
+        _charge_region(b, inp, pkg_ids, start, end, sec, name)
+        cursor = end
+    if cursor < image.size:
+        b.add(b.owners.id("(gaps)", PADDING), image.size - cursor)
+    return b.ledger()
+
+
+def _package_ids(packages: Sequence[str]) -> tuple[I64, list[str]]:
+    names = sorted(set(packages))
+    index = {p: i for i, p in enumerate(names)}
+    return np.fromiter((index[p] for p in packages), dtype=np.int64, count=len(packages)), names
+
+
+def _charge_region(b: _Builder, inp: LedgerInput, pkg: tuple[I64, list[str]], start: int, end: int,
+                   sec: Section | None, name: str) -> None:
+    pcln = inp.pcln
+    if sec is None and name.startswith("(") or name in (".shstrtab",) or name.startswith(".note"):
+        b.add(b.owners.id(name, HEADERS), end - start)
+    elif start <= pcln.file_offset < end and (sec is None or sec is pcln.section):
+        _charge_pclntab(b, pcln, pkg, start, end, name)
+    elif sec is not None and sec.flags & 0x4:  # SHF_EXECINSTR
+        _charge_text(b, inp, pkg, start, end, sec)
+    elif name.startswith((".debug_", ".zdebug_")):
+        b.add(b.owners.id(name, DWARF), end - start)
+    elif name in (".symtab", ".strtab"):
+        b.add(b.owners.id(name, SYMTAB), end - start)
+    elif name in _DATA_KINDS:
+        _charge_data(b, inp, start, end, sec, name, _DATA_KINDS[name])
+    elif name.startswith(_DYNAMIC_PREFIXES):
+        b.add(b.owners.id(name, DYNAMIC), end - start)
+    else:
+        b.add(b.owners.id(name, UNATTRIBUTED), end - start)
+
+
+def _charge_text(b: _Builder, inp: LedgerInput, pkg: tuple[I64, list[str]], start: int, end: int,
+                 sec: Section) -> None:
+    pcln, (ids, names) = inp.pcln, pkg
+    to_file = sec.offset - sec.addr  # file offset = va + to_file inside this section
+    f_start = inp.text_base + pcln.entry + to_file
+    no_table = pcln.code_size == 0  # C functions without pc tables: the whole span is theirs
+    code = np.where(no_table, pcln.span, pcln.code_size)
+    code_owner = np.array([b.owners.id(sec.name, CODE, p) for p in names], dtype=np.int64)[ids]
+    pad_owner = b.owners.id(sec.name, PADDING)
+    starts = [f_start, f_start + code]
+    ends = [f_start + code, f_start + pcln.span]
+    owners = [code_owner, np.full(len(code), pad_owner, dtype=np.int64)]
+    # bytes the pclntab does not describe (C code under external linking): the symbol table can name them
+    syms = [s for s in inp.symbols if s.kind == "STT_FUNC" and s.size and sec.addr <= s.value < sec.addr + sec.size]
+    if syms:
+        starts.append(np.array([s.value + to_file for s in syms], dtype=np.int64))
+        ends.append(np.array([s.value + s.size + to_file for s in syms], dtype=np.int64))
+        owners.append(np.array([b.owners.id(sec.name, CODE, data_package(s.name)) for s in syms], dtype=np.int64))
+    b.partition(start, end, np.concatenate(starts), np.concatenate(ends), np.concatenate(owners),
+                b.owners.id(sec.name, UNATTRIBUTED))
+
+
+def _charge_pclntab(b: _Builder, pcln: Pclntab, pkg: tuple[I64, list[str]], start: int, end: int,
+                    name: str) -> None:
+    ids, names = pkg
+    base = pcln.file_offset
+    if base > start:  # bytes of the section before the header (never seen in practice)
+        b.add(b.owners.id(name, UNATTRIBUTED), base - start)
+    per_pkg = np.array([b.owners.id(name, PCLNTAB, p) for p in names], dtype=np.int64)[ids]
+    by_region = {r.name: r for r in pcln.regions}
+    for region in pcln.regions:
+        r_start, r_end = base + region.start, min(end, base + region.end)
+        default = b.owners.id(name, PCLNTAB_SHARED, "")
+        if region.name == "function names":
+            s = base + region.start + pcln.name_off
+            b.partition(r_start, r_end, s, s + pcln.name_len, per_pkg, default)
+        elif region.name == "function records":
+            s = base + by_region["function table"].start + pcln.record_off
+            b.partition(r_start, r_end, s, s + pcln.record_size, per_pkg, default)
+        elif region.name == "pc-value tables":
+            s, e, o = _table_owners(pcln, ids, names, per_pkg, default)
+            b.partition(r_start, r_end, s + r_start, e + r_start, o, default)
+        else:
+            b.partition(r_start, r_end, _EMPTY, _EMPTY, _EMPTY, default)
+    tail = base + pcln.regions[-1].end
+    if tail < end:
+        b.add(b.owners.id(name, PCLNTAB_SHARED), end - tail)
+
+
+def _table_owners(pcln: Pclntab, ids: I64, names: list[str], per_pkg: I64, shared: int) -> tuple[I64, I64, I64]:
+    """Each pc-value table goes to its package when only one package's functions use it, else to shared."""
+    funcs, offsets = pcln.table_refs
+    starts = pcln.table_starts
+    pc_region = next(r for r in pcln.regions if r.name == "pc-value tables")
+    ends = np.append(starts[1:], pc_region.end - pc_region.start)
+    k = np.searchsorted(starts, offsets)
+    lo = np.full(len(starts), len(names), dtype=np.int64)
+    hi = np.full(len(starts), -1, dtype=np.int64)
+    np.minimum.at(lo, k, ids[funcs])
+    np.maximum.at(hi, k, ids[funcs])
+    first_func = np.full(len(starts), -1, dtype=np.int64)
+    first_func[k[::-1]] = funcs[::-1]
+    owners = np.where((lo == hi) & (first_func >= 0), per_pkg[np.maximum(first_func, 0)], shared)
+    return starts, ends, owners
+
+
+def _charge_data(b: _Builder, inp: LedgerInput, start: int, end: int, sec: Section | None, name: str,
+                 kind: str) -> None:
+    if sec is None:
+        b.add(b.owners.id(name, kind), end - start)
+        return
+    to_file = sec.offset - sec.addr
+    lo, hi = sec.addr, sec.addr + sec.size
+    syms = [s for s in inp.symbols if s.size and lo <= s.value < hi and s.kind in ("STT_OBJECT", "STT_NOTYPE", "STT_TLS")]
+    starts = np.array([s.value + to_file for s in syms], dtype=np.int64)
+    ends = np.array([s.value + s.size + to_file for s in syms], dtype=np.int64)
+    owners = np.array([b.owners.id(name, kind, data_package(s.name)) for s in syms], dtype=np.int64)
+    if not syms and inp.types is not None and kind == RODATA:
+        # stripped: moduledata's types..etypes range still tells type descriptors apart from other rodata
+        t0, t1 = inp.types
+        if lo <= t0 < hi:
+            starts = np.array([t0 + to_file], dtype=np.int64)
+            ends = np.array([min(t1, hi) + to_file], dtype=np.int64)
+            owners = np.array([b.owners.id(name, TYPES)], dtype=np.int64)
+    b.partition(start, end, starts, ends, owners, b.owners.id(name, kind, ""))
