@@ -20,4 +20,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "remaining_ms": context.get_remaining_time_in_millis(),
         "function_arn": context.invoked_function_arn,
         "memory_mb": os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
+        "client_custom": context.client_context.custom if context.client_context else None,
+        "cognito_identity_id": context.identity.cognito_identity_id if context.identity else None,
     }

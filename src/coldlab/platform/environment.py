@@ -85,7 +85,7 @@ class _Attempt:
 @dataclass(frozen=True)
 class _InitResult:
     duration_ms: float
-    exec_ms: float  # from invoke accepted to exec done (coldlab's share)
+    phases: ColdStartPhases
     status: str  # "success" | "error" | "timeout"
     error_type: str | None = None
     payload: bytes = b""
@@ -240,18 +240,19 @@ class Environment:
         deadline = started + deadline_s
         while True:
             event = await self._next_event(deadline)
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            exec_ms = (spawned - accepted) * 1000
+            now = time.perf_counter()
+            elapsed_ms = (now - started) * 1000
+            phases = ColdStartPhases((spawned - accepted) * 1000, (now - spawned) * 1000)
             if event is None:
-                return _InitResult(elapsed_ms, exec_ms, "timeout")
+                return _InitResult(elapsed_ms, phases, "timeout")
             if isinstance(event, RuntimeReady):
-                return _InitResult(elapsed_ms, exec_ms, "success")
+                return _InitResult(elapsed_ms, phases, "success")
             if isinstance(event, InitFailed):
                 failure = event.failure
-                return _InitResult(elapsed_ms, exec_ms, "error", failure.error_type, failure.payload)
+                return _InitResult(elapsed_ms, phases, "error", failure.error_type, failure.payload)
             if isinstance(event, _Exited):
                 reason = exit_reason(event.returncode)
-                return _InitResult(elapsed_ms, exec_ms, "error", "Runtime.ExitError", exit_reason=reason)
+                return _InitResult(elapsed_ms, phases, "error", "Runtime.ExitError", exit_reason=reason)
 
     # --- invoke ----------------------------------------------------------------------------------------
 
@@ -290,7 +291,7 @@ class Environment:
         self._log(text.init_start(self.config.region))
         init = await self._initialize(accepted, self._init_timeout_s)
         if init.status == "success":
-            return init.duration_ms, ColdStartPhases(init.exec_ms, init.duration_ms)
+            return init.duration_ms, init.phases
         self._output_flush()
         self._log(
             text.init_report(init.duration_ms, phase="init", status=init.status, error_type=init.error_type)

@@ -11,8 +11,9 @@ from typing import Any
 class ColdStartPhases:
     """Where a cold start's time went, in milliseconds.
 
-    `platform_ms`: invoke accepted → bootstrap exec'd (coldlab's own overhead: code, pipes, spawn);
-    `init_ms`: exec → the runtime's first `/next` (the function's init, what Init Duration reports).
+    `platform_ms`: invoke accepted → bootstrap exec'd (coldlab's own overhead: pipes, sandbox, spawn);
+    `init_ms`: exec'd → the runtime's first `/next` (the function's own init). Init Duration in REPORT runs
+    from the spawn call to the first `/next`, so it also holds the exec itself.
     """
 
     platform_ms: float

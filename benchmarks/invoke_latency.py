@@ -1,0 +1,107 @@
+"""Warm and cold invoke latency of coldlab's execution environment, on examples/hello-go.
+
+Prints warm round-trip p50/p99 over N invokes (invoke accepted → answer, freeze/thaw included), and for
+cold invokes the platform's own overhead (invoke accepted → bootstrap exec'd) separately from the function's
+init (exec → first /next). Baseline in the same run: a bare HTTP round trip on loopback with aiohttp.
+Targets (issue 2): warm p50 <= 1 ms, p99 <= 3 ms; platform cold overhead <= 5 ms. Never fails on time.
+
+    .venv/bin/python benchmarks/invoke_latency.py [--warm 2000] [--cold 30] [--memory 1769]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from coldlab import gotool
+from coldlab.config import FunctionConfig
+from coldlab.platform import Environment
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def show(label: str, values: list[float]) -> None:
+    print(
+        f"{label:<44} n={len(values):<5} p50={pct(values, 0.5):7.3f} ms  p99={pct(values, 0.99):7.3f} ms  "
+        f"mean={statistics.fmean(values):7.3f} ms"
+    )
+
+
+async def loopback_baseline(n: int) -> list[float]:
+    """One aiohttp request/response on 127.0.0.1: the floor under any HTTP-based Runtime API."""
+    app = web.Application()
+    app.router.add_get("/", lambda _request: web.Response(text="ok"))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    times = []
+    async with aiohttp.ClientSession() as session:
+        for _ in range(n):
+            start = time.perf_counter()
+            async with session.get(f"http://127.0.0.1:{port}/") as response:
+                await response.read()
+            times.append((time.perf_counter() - start) * 1000)
+    await runner.cleanup()
+    return times
+
+
+async def measure(code: Path, memory: int, warm: int, cold: int) -> None:
+    config = FunctionConfig.create(code, memory_mb=memory)
+    warm_times, durations = [], []
+    async with Environment(config) as env:
+        print(f"fidelity: {env.fidelity.as_dict()}")
+        await env.invoke(b"{}")
+        for _ in range(warm):
+            start = time.perf_counter()
+            result = await env.invoke(b'{"name":"bench"}')
+            warm_times.append((time.perf_counter() - start) * 1000)
+            durations.append(result.duration_ms)
+    platform, to_next, init, cold_total = [], [], [], []
+    for _ in range(cold):
+        async with Environment(config) as env:
+            start = time.perf_counter()
+            result = await env.invoke(b"{}")
+            cold_total.append((time.perf_counter() - start) * 1000)
+            assert result.phases is not None
+            platform.append(result.phases.platform_ms)
+            to_next.append(result.phases.platform_ms + result.phases.init_ms)
+            init.append(result.phases.init_ms)
+    show("warm round trip (accepted -> answer)", warm_times)
+    show("warm REPORT Duration", durations)
+    show("cold: platform overhead (accepted -> exec)", platform)
+    show("cold: accepted -> first /next", to_next)
+    show("cold: function init (exec -> first /next)", init)
+    show("cold: whole invoke", cold_total)
+    baseline = await loopback_baseline(max(200, warm // 4))
+    show("baseline: one aiohttp GET on loopback", baseline)
+    print(f"warm p50 / baseline p50 = {pct(warm_times, 0.5) / pct(baseline, 0.5):.2f}x "
+          "(a warm invoke is 3 HTTP exchanges: /next reply, /response, /next)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--warm", type=int, default=2000)
+    parser.add_argument("--cold", type=int, default=30)
+    parser.add_argument("--memory", type=int, default=1769)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        binary = gotool.build(gotool.GoBuild(REPO / "examples" / "hello-go"), Path(tmp) / "bootstrap")
+        asyncio.run(measure(binary.parent, args.memory, args.warm, args.cold))
+
+
+if __name__ == "__main__":
+    main()
