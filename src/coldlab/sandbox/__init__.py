@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from coldlab.sandbox.cgroup_v1 import CgroupV1Host
+from coldlab.sandbox.cgroup_v2 import CgroupV2Host
+from coldlab.sandbox.gomaxprocs import gomaxprocs_advice
 from coldlab.sandbox.host import Fidelity, Host, Limits, Sandbox, vcpus_for_memory
+from coldlab.sandbox.select import Selection, choose_host, select_host, selection
 from coldlab.sandbox.signals import SignalHost
 
-
-def select_host() -> Host:
-    """The most faithful host this machine supports (the resource-shaping work adds cgroup hosts here)."""
-    return SignalHost()
-
-
-__all__ = ["Fidelity", "Host", "Limits", "Sandbox", "SignalHost", "select_host", "vcpus_for_memory"]
+__all__ = [
+    "CgroupV1Host",
+    "CgroupV2Host",
+    "Fidelity",
+    "Host",
+    "Limits",
+    "Sandbox",
+    "Selection",
+    "SignalHost",
+    "choose_host",
+    "gomaxprocs_advice",
+    "select_host",
+    "selection",
+    "vcpus_for_memory",
+]

@@ -18,11 +18,9 @@ from coldlab.errors import SandboxError
 from coldlab.sandbox import cgroupfs
 from coldlab.sandbox.host import Fidelity, Limits
 from coldlab.sandbox.isolation import (
-    ChildSetup,
     FunctionUser,
     ensure_function_user,
     prepare_task_root,
-    relocate,
 )
 from coldlab.sandbox.spawning import (
     CFS_PERIOD_US,
@@ -31,6 +29,7 @@ from coldlab.sandbox.spawning import (
     cpu_description,
     effective_vcpus,
     host_cpus,
+    isolated_setup,
     spawn_process,
 )
 
@@ -296,18 +295,15 @@ class CgroupV1Host:
         check_limits(limits)
         dirs = self._make_cgroups(limits)
         try:
-            setup = ChildSetup(cgroup_procs=self._procs_files(dirs), limits=limits)
-            if self.user is not None:
-                moved = relocate(argv, env, cwd)
-                argv, env, cwd = moved.argv, moved.env, Path("/")
-                setup = ChildSetup(
-                    cgroup_procs=setup.cgroup_procs,
-                    relocation=moved,
-                    tmp_size_mb=limits.ephemeral_storage_mb,
-                    user=self.user,
-                    limits=limits,
-                    rlimit_nproc="pids" not in dirs,
-                )
+            argv, env, cwd, setup = isolated_setup(
+                argv,
+                env,
+                cwd,
+                limits,
+                cgroup_procs=self._procs_files(dirs),
+                user=self.user,
+                pids_limited="pids" in dirs,
+            )
             process = await spawn_process(argv, env, cwd, output_fd, setup)
         except BaseException:
             for directory in {*dirs.values(), dirs["cpu"] / "fn"}:

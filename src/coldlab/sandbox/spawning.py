@@ -11,7 +11,7 @@ from pathlib import Path
 from coldlab.config import EPHEMERAL_MAX_MB, EPHEMERAL_MIN_MB, MEMORY_MAX_MB, MEMORY_MIN_MB
 from coldlab.errors import SandboxError, UsageError
 from coldlab.sandbox.host import Limits
-from coldlab.sandbox.isolation import ChildSetup, child_setup
+from coldlab.sandbox.isolation import ChildSetup, FunctionUser, child_setup, relocate
 
 CFS_PERIOD_US = 20_000  # short periods keep short invokes honest: 128 MB still gets 1.45 ms each 20 ms
 CFS_MIN_QUOTA_US = 1_000  # the kernel's floor
@@ -60,6 +60,31 @@ def cpu_description(limits: Limits, cpus: int) -> tuple[str, tuple[str, ...]]:
         buys = f"{limits.memory_mb} MB buys {limits.vcpus:.2f} vCPU"
         notes = (f"{buys}; this machine has {cpus} CPUs: capped at {cpus}",)
     return text, notes
+
+
+def isolated_setup(
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    cwd: Path,
+    limits: Limits,
+    *,
+    cgroup_procs: tuple[Path, ...],
+    user: FunctionUser | None,
+    pids_limited: bool,
+) -> tuple[Sequence[str], Mapping[str, str], Path, ChildSetup]:
+    """argv/env/cwd as the child must see them, and its setup: join cgroups; with `user`, isolate too."""
+    if user is None:
+        return argv, env, cwd, ChildSetup(cgroup_procs=cgroup_procs, limits=limits)
+    moved = relocate(argv, env, cwd)
+    setup = ChildSetup(
+        cgroup_procs=cgroup_procs,
+        relocation=moved,
+        tmp_size_mb=limits.ephemeral_storage_mb,
+        user=user,
+        limits=limits,
+        rlimit_nproc=not pids_limited,
+    )
+    return moved.argv, moved.env, Path("/"), setup
 
 
 async def spawn_process(

@@ -1,0 +1,296 @@
+"""The cgroup v2 host: cgroup.freeze, cgroup.kill, cpu.max, memory.max without swap, memory.peak, pids.max.
+
+Per environment: `<root>/coldlab/<run>/<env>` (freeze, kill, limits, peak) with the process in `<env>/fn` (v2
+puts processes only in leaves). Controllers missing from the hierarchy (e.g. a hybrid machine whose cpu and
+memory are bound to v1) degrade one by one, and `fidelity` says which.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from coldlab.errors import SandboxError
+from coldlab.sandbox import cgroupfs
+from coldlab.sandbox.host import Fidelity, Limits
+from coldlab.sandbox.isolation import FunctionUser, ensure_function_user, prepare_task_root
+from coldlab.sandbox.procfs import peak_rss_bytes
+from coldlab.sandbox.spawning import (
+    CFS_PERIOD_US,
+    cfs_quota_us,
+    check_limits,
+    cpu_description,
+    effective_vcpus,
+    host_cpus,
+    isolated_setup,
+    spawn_process,
+)
+
+WANTED = ("cpu", "memory", "pids")
+FREEZE_TIMEOUT_S = 5.0
+MB = 1024 * 1024
+
+
+def _wait_frozen(events: Path, frozen: bool, timeout_s: float = FREEZE_TIMEOUT_S) -> None:
+    """Spin until cgroup.events says `frozen 1` (or 0): the freeze is complete only then."""
+    wanted = b"frozen 1" if frozen else b"frozen 0"
+    fd = os.open(events, os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + timeout_s
+        spins = 0
+        while wanted not in os.pread(fd, 256, 0):
+            spins += 1
+            if spins > 100:
+                if time.monotonic() > deadline:
+                    raise SandboxError(f"{events} did not report {wanted.decode()} within {timeout_s:.0f} s")
+                time.sleep(0.0002)
+    finally:
+        os.close(fd)
+
+
+class CgroupV2Sandbox:
+    """One bootstrap in `<env>/fn` of a v2 hierarchy."""
+
+    def __init__(self, host: CgroupV2Host, process: asyncio.subprocess.Process, env_dir: Path) -> None:
+        self._host = host
+        self._process = process
+        self.env_dir = env_dir
+        self.leaf = env_dir / "fn"
+        self._peak = 0
+        self._cpu_ns = 0
+        self._closed = False
+
+    @property
+    def process(self) -> asyncio.subprocess.Process:
+        return self._process
+
+    def freeze(self) -> None:
+        if self._closed:
+            return
+        self._sample_peak()
+        cgroupfs.write(self.env_dir / "cgroup.freeze", "1")
+        _wait_frozen(self.env_dir / "cgroup.events", frozen=True)
+
+    def thaw(self) -> None:
+        if self._closed:
+            return
+        cgroupfs.write(self.env_dir / "cgroup.freeze", "0")
+        _wait_frozen(self.env_dir / "cgroup.events", frozen=False)
+
+    def _sample_peak(self) -> None:
+        if self._closed:
+            return
+        if "memory" in self._host.controllers:
+            peak = cgroupfs.read_int(self.env_dir / "memory.peak")
+        else:  # no memory controller here: the processes' own high-water marks
+            peak = sum(peak_rss_bytes(pid) for pid in cgroupfs.pids_in(self.env_dir))
+        self._peak = max(self._peak, peak)
+
+    def peak_memory_bytes(self) -> int:
+        self._sample_peak()
+        return self._peak
+
+    def cpu_time_ns(self) -> int:
+        """usage_usec of cpu.stat (present in every v2 cgroup, with or without the cpu controller)."""
+        if not self._closed:
+            usage = cgroupfs.keyed(self.env_dir / "cpu.stat").get("usage_usec", 0) * 1000
+            self._cpu_ns = max(self._cpu_ns, usage)
+        return self._cpu_ns
+
+    def cpu_throttling(self) -> dict[str, int]:
+        return cgroupfs.keyed(self.env_dir / "cpu.stat") if not self._closed else {}
+
+    def kill(self) -> None:
+        """cgroup.kill: SIGKILL to every task, atomically with respect to forks (kernel 5.14+)."""
+        if self._closed:
+            return
+        self._sample_peak()
+        self.cpu_time_ns()
+        kill_file = self.env_dir / "cgroup.kill"
+        if kill_file.exists():
+            with contextlib.suppress(SandboxError):
+                cgroupfs.write(kill_file, "1")
+                return
+        with contextlib.suppress(SandboxError):
+            self.freeze()
+        cgroupfs.kill_pids(cgroupfs.pids_in(self.env_dir))
+        with contextlib.suppress(SandboxError):
+            self.thaw()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self.kill()
+        self._closed = True
+        self._host.release(self)
+
+
+class CgroupV2Host:
+    """Sandboxes in a cgroup v2 hierarchy (pure v2 machines; or the `unified` mount of a hybrid one)."""
+
+    name = "cgroup-v2"
+
+    def __init__(
+        self,
+        root: Path = Path("/sys/fs/cgroup"),
+        *,
+        isolate: bool | None = None,
+        cpus: int | None = None,
+        reason: str = "",
+    ) -> None:
+        self.root = root
+        if not (root / "cgroup.controllers").exists():
+            raise SandboxError(f"{root} is not a cgroup v2 hierarchy")
+        self.base = root / cgroupfs.PARENT
+        why = cgroupfs.writable_reason(self.base)
+        if why:
+            raise SandboxError(why)
+        self.reason = reason or f"cgroup v2 is writable at {root}"
+        self.cpus = cpus or host_cpus()
+        available = set(cgroupfs.read(root / "cgroup.controllers").split())
+        self.controllers = self._enable([c for c in WANTED if c in available], (root, self.base))
+        self.missing = {c: "not in the hierarchy" for c in WANTED if c not in available}
+        self.missing.update(
+            {c: "could not be enabled" for c in WANTED if c in available and c not in self.controllers}
+        )
+        self.stale_removed = cgroupfs.remove_stale_runs([self.base], self._kill_run)
+        self.run = cgroupfs.run_name()
+        self.user: FunctionUser | None = None
+        if isolate if isolate is not None else os.geteuid() == 0:
+            self.user = ensure_function_user()
+            prepare_task_root()
+        self._live: set[CgroupV2Sandbox] = set()
+        weakref.finalize(self, _cleanup_run, self.base / self.run, self._live)
+
+    @staticmethod
+    def _enable(controllers: list[str], chain: Sequence[Path]) -> tuple[str, ...]:
+        """Turn controllers on down `chain` (each dir's subtree_control); returns those that made it."""
+        enabled = list(controllers)
+        for directory in chain:
+            present = set(cgroupfs.read(directory / "cgroup.subtree_control").split())
+            for ctrl in list(enabled):
+                if ctrl in present:
+                    continue
+                try:
+                    cgroupfs.write(directory / "cgroup.subtree_control", f"+{ctrl}")
+                except SandboxError:
+                    enabled.remove(ctrl)
+        return tuple(enabled)
+
+    def _kill_run(self, name: str) -> None:
+        """For a stale run: cgroup.kill at the run level reaches every environment in it."""
+        _kill_tree(self.base / name)
+
+    # --- fidelity ------------------------------------------------------------------------------------------
+
+    def fidelity(self, limits: Limits) -> Fidelity:
+        notes: tuple[str, ...] = ()
+        if "cpu" in self.controllers:
+            cpu, notes = cpu_description(limits, self.cpus)
+            cpu = cpu.replace("cfs-quota", "cpu.max")
+        else:
+            cpu = f"not-limited (cgroup v2 cpu controller {self.missing['cpu']} at {self.root})"
+        if "memory" in self.controllers:
+            memory = f"cgroup-v2-memory ({limits.memory_mb} MB memory.max, memory.swap.max 0, oom.group)"
+            peak = "cgroup-v2 memory.peak"
+        else:
+            memory = f"not-limited (cgroup v2 memory controller {self.missing['memory']} at {self.root})"
+            peak = "proc-vmhwm (sum over the cgroup's processes)"
+        if self.user is None:
+            isolation = "same-user (coldlab is not root)"
+        else:
+            nproc = "pids.max" if "pids" in self.controllers else "RLIMIT_NPROC"
+            isolation = (
+                f"user {self.user.name} (uid {self.user.uid}), "
+                f"private /tmp tmpfs {limits.ephemeral_storage_mb} MB, read-only /var/task, "
+                f"nofile {limits.max_open_files}, {limits.max_processes} tasks ({nproc})"
+            )
+        return Fidelity(
+            freeze="cgroup-v2-freeze",
+            cpu=cpu,
+            memory=memory,
+            memory_peak=peak,
+            isolation=isolation,
+            notes=notes,
+        )
+
+    # --- spawn ---------------------------------------------------------------------------------------------
+
+    def _make_cgroups(self, limits: Limits) -> Path:
+        run_dir = self.base / self.run
+        cgroupfs.make_dirs(run_dir)
+        self._enable(list(self.controllers), (run_dir,))
+        env_dir = run_dir / cgroupfs.new_env_name()
+        cgroupfs.make_dirs(env_dir)
+        self._enable(list(self.controllers), (env_dir,))  # so the leaf can carry cpu.max / oom.group too
+        cgroupfs.make_dirs(env_dir / "fn")
+        if "cpu" in self.controllers:
+            quota = cfs_quota_us(effective_vcpus(limits, self.cpus))
+            where = env_dir if limits.cpu_visibility == "parent" else env_dir / "fn"
+            cgroupfs.write(where / "cpu.max", f"{quota} {CFS_PERIOD_US}")
+        if "memory" in self.controllers:
+            cgroupfs.write(env_dir / "memory.max", str(limits.memory_mb * MB))
+            if (env_dir / "memory.swap.max").exists():
+                cgroupfs.write(env_dir / "memory.swap.max", "0")
+            for directory in (env_dir, env_dir / "fn"):  # an OOM kills every task, as Lambda does
+                cgroupfs.write(directory / "memory.oom.group", "1")
+        if "pids" in self.controllers:
+            cgroupfs.write(env_dir / "pids.max", str(limits.max_processes))
+        return env_dir
+
+    async def spawn(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        limits: Limits,
+        output_fd: int,
+    ) -> CgroupV2Sandbox:
+        check_limits(limits)
+        env_dir = self._make_cgroups(limits)
+        try:
+            argv, env, cwd, setup = isolated_setup(
+                argv,
+                env,
+                cwd,
+                limits,
+                cgroup_procs=(env_dir / "fn" / "cgroup.procs",),
+                user=self.user,
+                pids_limited="pids" in self.controllers,
+            )
+            process = await spawn_process(argv, env, cwd, output_fd, setup)
+        except BaseException:
+            cgroupfs.remove_tree(env_dir)
+            raise
+        sandbox = CgroupV2Sandbox(self, process, env_dir)
+        self._live.add(sandbox)
+        return sandbox
+
+    def release(self, sandbox: CgroupV2Sandbox) -> None:
+        self._live.discard(sandbox)
+        cgroupfs.remove_tree(sandbox.env_dir, timeout_s=0.5)
+
+    def close(self) -> None:
+        _cleanup_run(self.base / self.run, self._live)
+
+
+def _cleanup_run(run_dir: Path, live: set[CgroupV2Sandbox]) -> None:
+    for sandbox in list(live):
+        with contextlib.suppress(Exception):
+            sandbox.close()
+    _kill_tree(run_dir)
+    cgroupfs.remove_tree(run_dir, timeout_s=2.0)
+    cgroupfs.remove_if_empty(run_dir.parent)
+
+
+def _kill_tree(directory: Path) -> None:
+    kill_file = directory / "cgroup.kill"
+    if kill_file.exists():
+        with contextlib.suppress(SandboxError):
+            cgroupfs.write(kill_file, "1")
+    cgroupfs.kill_pids(cgroupfs.pids_in(directory))

@@ -1,0 +1,116 @@
+"""Will a Go bootstrap run more Ps (GOMAXPROCS) than the vCPU its memory size buys? Say so before it runs.
+
+Go binaries are recognised by their `.go.buildinfo` section (magic "\\xff Go buildinf:"), which also carries
+the Go version and the module's DefaultGODEBUG: enough to predict GOMAXPROCS without running anything.
+"""
+
+from __future__ import annotations
+
+import math
+import mmap
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+
+from coldlab.sandbox.host import Limits
+from coldlab.sandbox.spawning import host_cpus
+
+BUILDINFO_MAGIC = b"\xff Go buildinf:"
+_FLAG_INLINE_STRINGS = 0x2  # Go 1.18+: version and modinfo are varint-prefixed strings after a 32-byte header
+_SCAN_LIMIT = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class GoBinary:
+    """What the build info says about GOMAXPROCS behaviour."""
+
+    go_version: str  # "go1.27.3", or "" for pre-1.18 binaries
+    container_aware: bool  # Go 1.25+ reading the cgroup CPU limit (unless DefaultGODEBUG turns it off)
+
+
+def _uvarint(data: bytes, offset: int) -> tuple[int, int]:
+    value = shift = 0
+    while offset < len(data):
+        byte = data[offset]
+        offset += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, offset
+        shift += 7
+    raise ValueError("truncated varint")
+
+
+def _buildinfo_bytes(path: Path) -> bytes | None:
+    with path.open("rb") as file:
+        try:
+            section = ELFFile(file).get_section_by_name(".go.buildinfo")
+        except ELFError:
+            return None  # not ELF: not a Go binary we can judge
+        if section is not None:
+            data: bytes = section.data()
+            return data
+        # No section headers (heavily stripped): look for the magic, 16-byte aligned, in the first 64 MB.
+        with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            at = mapped.find(BUILDINFO_MAGIC, 0, _SCAN_LIMIT)
+            while at >= 0 and at % 16:
+                at = mapped.find(BUILDINFO_MAGIC, at + 1, _SCAN_LIMIT)
+            return None if at < 0 else bytes(mapped[at : at + 64 * 1024])
+
+
+def go_binary(path: Path) -> GoBinary | None:
+    """The Go facts of `path`, or None if it is not a Go binary (or cannot be read)."""
+    try:
+        data = _buildinfo_bytes(path)
+    except (OSError, ValueError):
+        return None
+    if data is None or not data.startswith(BUILDINFO_MAGIC):
+        return None
+    if not data[15] & _FLAG_INLINE_STRINGS:
+        return GoBinary("", container_aware=False)  # Go < 1.18 predates container awareness anyway
+    try:
+        length, offset = _uvarint(data, 32)
+        version = data[offset : offset + length].decode(errors="replace")
+        length, offset = _uvarint(data, offset + length)
+        modinfo = data[offset : offset + length].decode(errors="replace")
+    except ValueError:
+        return None
+    match = re.match(r"go1\.(\d+)", version)
+    aware = bool(match and int(match.group(1)) >= 25) and "containermaxprocs=0" not in modinfo
+    return GoBinary(version, aware)
+
+
+def predicted_gomaxprocs(
+    binary: GoBinary, limits: Limits, env: Mapping[str, str], cpus: int | None = None
+) -> tuple[int, str]:
+    """GOMAXPROCS the Go runtime will pick in coldlab's sandbox, and why."""
+    cpus = cpus or host_cpus()
+    explicit = env.get("GOMAXPROCS", "").strip()
+    if explicit.isdigit() and int(explicit) > 0:
+        return int(explicit), f"GOMAXPROCS={explicit} is set"
+    aware = binary.container_aware and "containermaxprocs=0" not in env.get("GODEBUG", "")
+    if aware and limits.cpu_visibility == "leaf":
+        n = min(cpus, max(2, math.ceil(limits.vcpus)))
+        return n, f"{binary.go_version} reads the quota on its cgroup but never goes below 2"
+    where = "the quota sits on a parent cgroup, as on Lambda" if aware else "this Go ignores CPU quotas"
+    return cpus, f"Go's default, the {cpus} CPUs it can see ({where})"
+
+
+def gomaxprocs_advice(bootstrap: Path, limits: Limits, env: Mapping[str, str]) -> str | None:
+    """A one-line warning when a Go bootstrap would run with GOMAXPROCS above its vCPU, else None."""
+    binary = go_binary(bootstrap)
+    if binary is None:
+        return None
+    n, why = predicted_gomaxprocs(binary, limits, env)
+    if n <= max(1, math.ceil(limits.vcpus)):
+        return None
+    suggested = max(1, math.floor(limits.vcpus))
+    version = binary.go_version or "go < 1.18"
+    return (
+        f"{bootstrap.name} is a Go binary ({version}) and will run with GOMAXPROCS={n} ({why}) "
+        f"on {limits.vcpus:.2f} vCPU ({limits.memory_mb} MB): more Ps than CPU can over-schedule parallel "
+        f"work; measure with --env GOMAXPROCS={suggested} (benchmarks/gomaxprocs.py shows the effect)"
+    )
