@@ -38,10 +38,10 @@ class Selection:
         """The one-line warning a run prints when it falls back (None when everything is enforced)."""
         if not self.degraded:
             return None
-        why = "; ".join(self.tried) or self.reason
         fidelity = self.host.fidelity(Limits(memory_mb=128))
+        refused = f" after {'; '.join(self.tried)}" if self.tried else ""
         return (
-            f"resource shaping degraded ({why}): using {self.host.name} host, "
+            f"resource shaping is degraded: {self.host.name} host{refused}; "
             f"freeze={fidelity.freeze}, cpu={fidelity.cpu}, memory={fidelity.memory}"
         )
 
@@ -81,10 +81,7 @@ def choose_host(root: Path = CGROUP_ROOT, prefer: str | None = None) -> Selectio
             continue
         fidelity = host.fidelity(Limits(memory_mb=128))
         degraded = "not-limited" in fidelity.cpu or "not-limited" in fidelity.memory
-        reason = getattr(host, "reason", kind)
-        if degraded:
-            tried.append(f"{kind}: cpu {fidelity.cpu}; memory {fidelity.memory}")
-        return Selection(host, reason, tuple(tried), degraded)
+        return Selection(host, getattr(host, "reason", kind), tuple(tried), degraded)
     reason = "asked for by COLDLAB_SANDBOX" if prefer == "unprivileged" else "no usable cgroups"
     if os.geteuid() != 0 and prefer != "unprivileged":
         reason = "not running as root, no writable cgroups"
@@ -95,12 +92,12 @@ _selection: Selection | None = None
 
 
 def selection(*, refresh: bool = False) -> Selection:
-    """The host for this run, chosen once per process; a fallback is logged once as a warning."""
+    """The host for this run, chosen once per process (a fallback is also logged, at INFO)."""
     global _selection  # noqa: PLW0603 (one choice per run, by design)
     if _selection is None or refresh:
         _selection = choose_host()
         if _selection.notice:
-            log.warning("coldlab: %s", _selection.notice)
+            log.info("coldlab: %s", _selection.notice)  # the CLI prints it (once per run)
     return _selection
 
 
