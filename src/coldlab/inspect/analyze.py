@@ -5,6 +5,7 @@ from __future__ import annotations
 import zlib
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,9 @@ from coldlab.inspect.names import ModuleMap, package_of
 from coldlab.inspect.pclntab import Pclntab, read_pclntab
 
 MIN_MINOR, MAX_MINOR = 18, 27
-ZIP_LEVEL = 1  # fast deflate: several times quicker than zip's default 6, typically a few % larger (safe side)
+ZIP_LEVEL = (
+    1  # fast deflate: several times quicker than zip's default 6, typically a few % larger (safe side)
+)
 
 
 def zipped_size(data: bytes, level: int = ZIP_LEVEL) -> int:
@@ -39,19 +42,23 @@ def inspect_binary(path: Path, top: int = 40) -> Report:
         image = ElfImage.open(path)
         with ThreadPoolExecutor(max_workers=1) as pool:  # zlib releases the GIL: deflate in parallel
             zipped = pool.submit(zipped_size, image.data)
-            report = _inspect(image, top, 0)
-            return Report(**{**report.__dict__, "zipped_size": zipped.result()})
+            report, names, packages = _inspect(image, top)
+            report = replace(report, zipped_size=zipped.result())
+            return replace(report, findings=find(report, names, packages))
     except BinaryError:
         raise
-    except Exception as exc:  # noqa: BLE001 - untrusted input: any other failure means corrupt Go metadata
+    except Exception as exc:
         raise corrupt(path, f"unreadable Go metadata ({type(exc).__name__}: {str(exc)[:80]})") from exc
 
 
-def _inspect(image: ElfImage, top: int, zipped: int) -> Report:
+def _inspect(image: ElfImage, top: int) -> tuple[Report, tuple[str, ...], list[str]]:
+    """The report without zipped size and findings, plus each function's name and package."""
     info = read_buildinfo(image)
     if info.minor < MIN_MINOR:
-        raise BinaryError(f"{image.path}: built by {info.go_version}; coldlab supports Go 1.18 through 1.27",
-                          "rebuild with a supported Go release")
+        raise BinaryError(
+            f"{image.path}: built by {info.go_version}; coldlab supports Go 1.18 through 1.27",
+            "rebuild with a supported Go release",
+        )
     pcln = read_pclntab(image, info.minor)
     md = read_moduledata(image, pcln, info.minor)
     symbols = image.symbols()
@@ -64,19 +71,30 @@ def _inspect(image: ElfImage, top: int, zipped: int) -> Report:
     pkg_set = set(packages)
     facts = build_facts(image, info, pkg_set, pcln.files)
     if md.va is None:
-        facts = type(facts)(**{**facts.__dict__, "notes": (*facts.notes, f"text base from {md.text_source}")})
+        facts = replace(facts, notes=(*facts.notes, f"text base from {md.text_source}"))
     pkgs, mods, secs = _rollups(ledger, modmap)
     functions = _top_functions(pcln, packages, md.text, top)
     init = _init_inventory(pcln, md, packages, modmap)
     report = Report(
-        path=str(image.path), file_size=image.size, zipped_size=zipped, facts=facts, ledger=ledger.rows,
-        modules=mods, packages=pkgs, sections=secs, functions=functions, function_count=len(pcln.names),
-        init_packages=init, findings=(),
+        path=str(image.path),
+        file_size=image.size,
+        zipped_size=0,
+        facts=facts,
+        ledger=ledger.rows,
+        modules=mods,
+        packages=pkgs,
+        sections=secs,
+        functions=functions,
+        function_count=len(pcln.names),
+        init_packages=init,
+        findings=(),
     )
-    return Report(**{**report.__dict__, "findings": find(report, pcln.names, packages)})
+    return report, pcln.names, packages
 
 
-def _rollups(ledger: Ledger, modmap: ModuleMap) -> tuple[tuple[Size, ...], tuple[Size, ...], tuple[Size, ...]]:
+def _rollups(
+    ledger: Ledger, modmap: ModuleMap
+) -> tuple[tuple[Size, ...], tuple[Size, ...], tuple[Size, ...]]:
     pkg: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     mod: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     sec: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -89,8 +107,10 @@ def _rollups(ledger: Ledger, modmap: ModuleMap) -> tuple[tuple[Size, ...], tuple
             mod[f"({row.kind})"][row.kind] += row.size
 
     def sizes(table: dict[str, dict[str, int]], with_module: bool = False) -> tuple[Size, ...]:
-        out = [Size(name, sum(d.values()), modmap.module_of(name).module if with_module else "", dict(d))
-               for name, d in table.items()]
+        out = [
+            Size(name, sum(d.values()), modmap.module_of(name).module if with_module else "", dict(d))
+            for name, d in table.items()
+        ]
         return tuple(sorted(out, key=lambda s: (-s.size, s.name)))
 
     return sizes(pkg, True), sizes(mod), sizes(sec)
@@ -105,7 +125,9 @@ def _top_functions(pcln: Pclntab, packages: list[str], text: int, top: int) -> t
     )
 
 
-def _init_inventory(pcln: Pclntab, md: ModuleData, packages: list[str], modmap: ModuleMap) -> tuple[InitPackage, ...] | None:
+def _init_inventory(
+    pcln: Pclntab, md: ModuleData, packages: list[str], modmap: ModuleMap
+) -> tuple[InitPackage, ...] | None:
     if md.init_tasks is None:
         return None
     out = []

@@ -117,7 +117,7 @@ def _strip_sentinels(mod: bytes) -> str:
 
 
 def _unquote(text: str) -> str:
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"`":
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in '"`':
         try:
             value = ast.literal_eval(text)
         except (ValueError, SyntaxError):

@@ -76,7 +76,7 @@ class ElfImage:
             self.needed = tuple(_needed(elf))
         except BinaryError:
             raise
-        except Exception as exc:  # noqa: BLE001 - untrusted input: any pyelftools failure means a corrupt file
+        except Exception as exc:
             raise corrupt(path, f"the ELF headers are damaged ({type(exc).__name__}: {exc})") from exc
         if self.machine not in _SUPPORTED:
             raise BinaryError(
@@ -88,7 +88,9 @@ class ElfImage:
     @classmethod
     def open(cls, path: Path) -> ElfImage:
         if not path.exists():
-            raise BinaryError(f"{path}: no such file", "pass the path of a Go executable (a Lambda bootstrap)")
+            raise BinaryError(
+                f"{path}: no such file", "pass the path of a Go executable (a Lambda bootstrap)"
+            )
         if path.is_dir():
             raise BinaryError(
                 f"{path}: is a directory, expected a Go executable",
@@ -97,7 +99,9 @@ class ElfImage:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise BinaryError(f"{path}: cannot be read ({exc.strerror})", "check the path and its permissions") from exc
+            raise BinaryError(
+                f"{path}: cannot be read ({exc.strerror})", "check the path and its permissions"
+            ) from exc
         return cls(path, data)
 
     def section(self, *names: str) -> Section | None:
@@ -131,7 +135,7 @@ class ElfImage:
         return value
 
     def symbols(self) -> list[Symbol]:
-        """The static symbol table (.symtab), empty when stripped. Parsed directly: pyelftools is slow here."""
+        """The static symbol table (.symtab), empty when stripped (parsed directly: faster)."""
         symtab = self.section(".symtab")
         strtab = self.section(".strtab")
         if symtab is None or strtab is None or self.ptr_size != 8:
@@ -139,9 +143,18 @@ class ElfImage:
         raw = self.section_bytes(symtab)
         names = self.data[strtab.offset : strtab.end]
         end = "<" if self.little_endian else ">"
-        kinds = {0: "STT_NOTYPE", 1: "STT_OBJECT", 2: "STT_FUNC", 3: "STT_SECTION", 4: "STT_FILE", 6: "STT_TLS"}
+        kinds = {
+            0: "STT_NOTYPE",
+            1: "STT_OBJECT",
+            2: "STT_FUNC",
+            3: "STT_SECTION",
+            4: "STT_FILE",
+            6: "STT_TLS",
+        }
         out = []
-        for name_off, info, _other, shndx, value, size in struct.iter_unpack(end + "IBBHQQ", raw[: len(raw) // 24 * 24]):
+        for name_off, info, _other, shndx, value, size in struct.iter_unpack(
+            end + "IBBHQQ", raw[: len(raw) // 24 * 24]
+        ):
             stop = names.find(b"\0", name_off)
             name = names[name_off : stop if stop >= 0 else len(names)].decode("utf-8", "replace")
             out.append(Symbol(name, value, size, kinds.get(info & 0xF, "STT_OTHER"), shndx))
@@ -155,13 +168,25 @@ def _check_magic(path: Path, data: bytes) -> None:
             raise corrupt(path, f"only {len(data)} bytes, too short for an ELF header (truncated?)")
         return
     if head[:2] == b"MZ":
-        raise BinaryError(f"{path}: a Windows PE file, expected a Linux ELF Go executable",
-                          "build with GOOS=linux for Lambda")
-    if head in (b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe"):
-        raise BinaryError(f"{path}: a Mach-O (macOS) file, expected a Linux ELF Go executable",
-                          "build with GOOS=linux for Lambda")
-    raise BinaryError(f"{path}: not an ELF file (no \\x7fELF magic), expected a Go executable",
-                      "pass the compiled bootstrap, not a source file or zip")
+        raise BinaryError(
+            f"{path}: a Windows PE file, expected a Linux ELF Go executable",
+            "build with GOOS=linux for Lambda",
+        )
+    if head in (
+        b"\xfe\xed\xfa\xce",
+        b"\xfe\xed\xfa\xcf",
+        b"\xce\xfa\xed\xfe",
+        b"\xcf\xfa\xed\xfe",
+        b"\xca\xfe\xba\xbe",
+    ):
+        raise BinaryError(
+            f"{path}: a Mach-O (macOS) file, expected a Linux ELF Go executable",
+            "build with GOOS=linux for Lambda",
+        )
+    raise BinaryError(
+        f"{path}: not an ELF file (no \\x7fELF magic), expected a Go executable",
+        "pass the compiled bootstrap, not a source file or zip",
+    )
 
 
 def _sections(elf: ELFFile) -> list[Section]:
@@ -169,15 +194,30 @@ def _sections(elf: ELFFile) -> list[Section]:
     for sec in elf.iter_sections():
         kind = str(sec["sh_type"])
         file_size = 0 if kind == SHT_NOBITS else int(sec["sh_size"])
-        out.append(Section(sec.name, kind, int(sec["sh_offset"]), file_size, int(sec["sh_addr"]),
-                           int(sec["sh_size"]), int(sec["sh_flags"])))
+        out.append(
+            Section(
+                sec.name,
+                kind,
+                int(sec["sh_offset"]),
+                file_size,
+                int(sec["sh_addr"]),
+                int(sec["sh_size"]),
+                int(sec["sh_flags"]),
+            )
+        )
     return out
 
 
 def _segments(elf: ELFFile) -> list[Segment]:
     return [
-        Segment(str(seg["p_type"]), int(seg["p_offset"]), int(seg["p_filesz"]), int(seg["p_vaddr"]),
-                int(seg["p_memsz"]), int(seg["p_flags"]))
+        Segment(
+            str(seg["p_type"]),
+            int(seg["p_offset"]),
+            int(seg["p_filesz"]),
+            int(seg["p_vaddr"]),
+            int(seg["p_memsz"]),
+            int(seg["p_flags"]),
+        )
         for seg in elf.iter_segments()
     ]
 

@@ -6,7 +6,7 @@ from coldlab.errors import UsageError
 
 
 class BinaryError(UsageError):
-    """The file cannot be inspected: missing, not ELF, not Go, unsupported Go version, truncated or corrupt."""
+    """The file cannot be inspected: missing, not ELF, not Go, unsupported Go, truncated or corrupt."""
 
 
 def corrupt(path: object, what: str) -> BinaryError:

@@ -36,13 +36,39 @@ BUILDINFO = "build info"
 UNATTRIBUTED = "unattributed"
 
 _DATA_KINDS = {
-    ".rodata": RODATA, ".go.type": TYPES, ".data.rel.ro.go.type": TYPES, ".typelink": TYPES,
-    ".itablink": TYPES, ".go.func": FUNCDATA, ".data.rel.ro.go.func": FUNCDATA, ".noptrdata": DATA,
-    ".data": DATA, ".data.rel.ro": RODATA, ".go.module": DATA, ".go.fipsinfo": DATA, ".gosymtab": DATA,
+    ".rodata": RODATA,
+    ".go.type": TYPES,
+    ".data.rel.ro.go.type": TYPES,
+    ".typelink": TYPES,
+    ".itablink": TYPES,
+    ".go.func": FUNCDATA,
+    ".data.rel.ro.go.func": FUNCDATA,
+    ".noptrdata": DATA,
+    ".data": DATA,
+    ".data.rel.ro": RODATA,
+    ".go.module": DATA,
+    ".go.fipsinfo": DATA,
+    ".gosymtab": DATA,
     ".go.buildinfo": BUILDINFO,
 }
-_DYNAMIC_PREFIXES = (".dyn", ".rela", ".rel.", ".hash", ".gnu.", ".got", ".plt", ".interp", ".init_array",
-                     ".fini_array", ".init", ".fini", ".eh_frame", ".tbss", ".tdata", ".note.ABI")
+_DYNAMIC_PREFIXES = (
+    ".dyn",
+    ".rela",
+    ".rel.",
+    ".hash",
+    ".gnu.",
+    ".got",
+    ".plt",
+    ".interp",
+    ".init_array",
+    ".fini_array",
+    ".init",
+    ".fini",
+    ".eh_frame",
+    ".tbss",
+    ".tdata",
+    ".note.ABI",
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +87,17 @@ class Ledger:
     @property
     def total(self) -> int:
         return sum(r.size for r in self.rows)
+
+
+Claims = tuple[I64, I64, I64]  # (file start, file end, owner id) per claimed interval
+
+
+@dataclass(frozen=True)
+class _Region:
+    start: int
+    end: int
+    sec: Section | None
+    name: str
 
 
 class _Owners:
@@ -87,8 +124,10 @@ class _Builder:
         if size > 0:
             self.totals[owner] = self.totals.get(owner, 0) + size
 
-    def partition(self, start: int, end: int, starts: I64, ends: I64, owners: I64, default: int) -> None:
-        """Charge [start, end): given intervals first (clipped, first claim wins), the rest to `default`."""
+    def partition(self, span: tuple[int, int], claims: Claims, default: int) -> None:
+        """Charge [start, end): claimed intervals first (clipped, first claim wins), the rest to `default`."""
+        start, end = span
+        starts, ends, owners = claims
         if end <= start:
             return
         if len(starts):
@@ -129,26 +168,38 @@ _EMPTY = np.zeros(0, dtype=np.int64)
 def build_ledger(inp: LedgerInput) -> Ledger:
     image = inp.image
     b = _Builder(image.size)
-    regions: list[tuple[int, int, Section | None, str]] = [
-        (0, image.header_size, None, "(ELF header)"),
-        (image.phdr_range[0], image.phdr_range[0] + image.phdr_range[1], None, "(program headers)"),
-        (image.shdr_range[0], image.shdr_range[0] + image.shdr_range[1], None, "(section headers)"),
+    regions: list[_Region] = [
+        _Region(*r)
+        for r in (
+            (0, image.header_size, None, "(ELF header)"),
+            (image.phdr_range[0], image.phdr_range[0] + image.phdr_range[1], None, "(program headers)"),
+            (image.shdr_range[0], image.shdr_range[0] + image.shdr_range[1], None, "(section headers)"),
+        )
     ]
-    regions += [(s.offset, s.end, s, s.name) for s in image.sections if s.size and s.kind != "SHT_NULL"]
+    regions += [
+        _Region(s.offset, s.end, s, s.name) for s in image.sections if s.size and s.kind != "SHT_NULL"
+    ]
     if inp.pcln.section is None:  # pclntab found by scanning: treat it as a region of its own
-        regions.append((inp.pcln.file_offset, inp.pcln.file_offset + inp.pcln.size, None, ".gopclntab"))
-    regions = [(max(0, a), min(image.size, z), s, n) for a, z, s, n in regions if z > a and a < image.size]
-    regions.sort(key=lambda r: (r[0], -r[1]))
+        regions.append(
+            _Region(inp.pcln.file_offset, inp.pcln.file_offset + inp.pcln.size, None, ".gopclntab")
+        )
+    regions = [
+        _Region(max(0, r.start), min(image.size, r.end), r.sec, r.name)
+        for r in regions
+        if r.end > r.start and r.start < image.size
+    ]
+    regions.sort(key=lambda r: (r.start, -r.end))
     pkg_ids = _package_ids(inp.packages)
     cursor = 0
-    for start, end, sec, name in regions:
-        if start > cursor:
-            b.add(b.owners.id("(gaps)", PADDING), start - cursor)
-        start = max(start, cursor)  # overlapping sections: the earlier one keeps the bytes
-        if end <= start:
+    for region in regions:
+        if region.start > cursor:
+            b.add(b.owners.id("(gaps)", PADDING), region.start - cursor)
+        # overlapping sections: the earlier one keeps the bytes
+        clipped = _Region(max(region.start, cursor), region.end, region.sec, region.name)
+        if clipped.end <= clipped.start:
             continue
-        _charge_region(b, inp, pkg_ids, start, end, sec, name)
-        cursor = end
+        _charge_region(b, inp, pkg_ids, clipped)
+        cursor = clipped.end
     if cursor < image.size:
         b.add(b.owners.id("(gaps)", PADDING), image.size - cursor)
     return b.ledger()
@@ -160,30 +211,31 @@ def _package_ids(packages: Sequence[str]) -> tuple[I64, list[str]]:
     return np.fromiter((index[p] for p in packages), dtype=np.int64, count=len(packages)), names
 
 
-def _charge_region(b: _Builder, inp: LedgerInput, pkg: tuple[I64, list[str]], start: int, end: int,
-                   sec: Section | None, name: str) -> None:
+def _charge_region(b: _Builder, inp: LedgerInput, pkg: tuple[I64, list[str]], region: _Region) -> None:
     pcln = inp.pcln
-    if sec is None and name.startswith("(") or name in (".shstrtab",) or name.startswith(".note"):
+    start, end, sec, name = region.start, region.end, region.sec, region.name
+    if (sec is None and name.startswith("(")) or name in (".shstrtab",) or name.startswith(".note"):
         b.add(b.owners.id(name, HEADERS), end - start)
     elif start <= pcln.file_offset < end and (sec is None or sec is pcln.section):
-        _charge_pclntab(b, pcln, pkg, start, end, name)
+        _charge_pclntab(b, pcln, pkg, region)
     elif sec is not None and sec.flags & 0x4:  # SHF_EXECINSTR
-        _charge_text(b, inp, pkg, start, end, sec)
+        _charge_text(b, inp, pkg, region)
     elif name.startswith((".debug_", ".zdebug_")):
         b.add(b.owners.id(name, DWARF), end - start)
     elif name in (".symtab", ".strtab"):
         b.add(b.owners.id(name, SYMTAB), end - start)
     elif name in _DATA_KINDS:
-        _charge_data(b, inp, start, end, sec, name, _DATA_KINDS[name])
+        _charge_data(b, inp, region, _DATA_KINDS[name])
     elif name.startswith(_DYNAMIC_PREFIXES):
         b.add(b.owners.id(name, DYNAMIC), end - start)
     else:
         b.add(b.owners.id(name, UNATTRIBUTED), end - start)
 
 
-def _charge_text(b: _Builder, inp: LedgerInput, pkg: tuple[I64, list[str]], start: int, end: int,
-                 sec: Section) -> None:
+def _charge_text(b: _Builder, inp: LedgerInput, pkg: tuple[I64, list[str]], region: _Region) -> None:
     pcln, (ids, names) = inp.pcln, pkg
+    sec = region.sec
+    assert sec is not None  # only sections reach here (a type guard, not input validation)
     to_file = sec.offset - sec.addr  # file offset = va + to_file inside this section
     f_start = inp.text_base + pcln.entry + to_file
     no_table = pcln.code_size == 0  # C functions without pc tables: the whole span is theirs
@@ -194,50 +246,57 @@ def _charge_text(b: _Builder, inp: LedgerInput, pkg: tuple[I64, list[str]], star
     ends = [f_start + code, f_start + pcln.span]
     owners = [code_owner, np.full(len(code), pad_owner, dtype=np.int64)]
     # bytes the pclntab does not describe (C code under external linking): the symbol table can name them
-    syms = [s for s in inp.symbols if s.kind == "STT_FUNC" and s.size and sec.addr <= s.value < sec.addr + sec.size]
+    syms = [
+        s
+        for s in inp.symbols
+        if s.kind == "STT_FUNC" and s.size and sec.addr <= s.value < sec.addr + sec.size
+    ]
     if syms:
         starts.append(np.array([s.value + to_file for s in syms], dtype=np.int64))
         ends.append(np.array([s.value + s.size + to_file for s in syms], dtype=np.int64))
-        owners.append(np.array([b.owners.id(sec.name, CODE, data_package(s.name)) for s in syms], dtype=np.int64))
-    b.partition(start, end, np.concatenate(starts), np.concatenate(ends), np.concatenate(owners),
-                b.owners.id(sec.name, UNATTRIBUTED))
+        owners.append(
+            np.array([b.owners.id(sec.name, CODE, data_package(s.name)) for s in syms], dtype=np.int64)
+        )
+    claims = (np.concatenate(starts), np.concatenate(ends), np.concatenate(owners))
+    b.partition((region.start, region.end), claims, b.owners.id(sec.name, UNATTRIBUTED))
 
 
-def _charge_pclntab(b: _Builder, pcln: Pclntab, pkg: tuple[I64, list[str]], start: int, end: int,
-                    name: str) -> None:
+def _charge_pclntab(b: _Builder, pcln: Pclntab, pkg: tuple[I64, list[str]], region: _Region) -> None:
     ids, names = pkg
+    start, end, name = region.start, region.end, region.name
     base = pcln.file_offset
     if base > start:  # bytes of the section before the header (never seen in practice)
         b.add(b.owners.id(name, UNATTRIBUTED), base - start)
     per_pkg = np.array([b.owners.id(name, PCLNTAB, p) for p in names], dtype=np.int64)[ids]
     by_region = {r.name: r for r in pcln.regions}
-    for region in pcln.regions:
-        r_start, r_end = base + region.start, min(end, base + region.end)
-        default = b.owners.id(name, PCLNTAB_SHARED, "")
-        if region.name == "function names":
-            s = base + region.start + pcln.name_off
-            b.partition(r_start, r_end, s, s + pcln.name_len, per_pkg, default)
-        elif region.name == "function records":
+    default = b.owners.id(name, PCLNTAB_SHARED, "")
+    for sub in pcln.regions:
+        span = (max(start, base + sub.start), min(end, base + sub.end))
+        claims: Claims = (_EMPTY, _EMPTY, _EMPTY)
+        if sub.name == "function names":
+            s = base + sub.start + pcln.name_off
+            claims = (s, s + pcln.name_len, per_pkg)
+        elif sub.name == "function records":
             s = base + by_region["function table"].start + pcln.record_off
-            b.partition(r_start, r_end, s, s + pcln.record_size, per_pkg, default)
-        elif region.name == "pc-value tables":
-            s, e, o = _table_owners(pcln, ids, names, per_pkg, default)
-            b.partition(r_start, r_end, s + r_start, e + r_start, o, default)
-        else:
-            b.partition(r_start, r_end, _EMPTY, _EMPTY, _EMPTY, default)
+            claims = (s, s + pcln.record_size, per_pkg)
+        elif sub.name == "pc-value tables":
+            t_start, t_end, owners = _table_owners(pcln, (ids, len(names)), per_pkg, default)
+            claims = (t_start + base + sub.start, t_end + base + sub.start, owners)
+        b.partition(span, claims, default)
     tail = base + pcln.regions[-1].end
     if tail < end:
         b.add(b.owners.id(name, PCLNTAB_SHARED), end - tail)
 
 
-def _table_owners(pcln: Pclntab, ids: I64, names: list[str], per_pkg: I64, shared: int) -> tuple[I64, I64, I64]:
+def _table_owners(pcln: Pclntab, pkg: tuple[I64, int], per_pkg: I64, shared: int) -> Claims:
     """Each pc-value table goes to its package when only one package's functions use it, else to shared."""
+    ids, n_packages = pkg
     funcs, offsets = pcln.table_refs
     starts = pcln.table_starts
     pc_region = next(r for r in pcln.regions if r.name == "pc-value tables")
     ends = np.append(starts[1:], pc_region.end - pc_region.start)
     k = np.searchsorted(starts, offsets)
-    lo = np.full(len(starts), len(names), dtype=np.int64)
+    lo = np.full(len(starts), n_packages, dtype=np.int64)
     hi = np.full(len(starts), -1, dtype=np.int64)
     np.minimum.at(lo, k, ids[funcs])
     np.maximum.at(hi, k, ids[funcs])
@@ -247,14 +306,18 @@ def _table_owners(pcln: Pclntab, ids: I64, names: list[str], per_pkg: I64, share
     return starts, ends, owners
 
 
-def _charge_data(b: _Builder, inp: LedgerInput, start: int, end: int, sec: Section | None, name: str,
-                 kind: str) -> None:
+def _charge_data(b: _Builder, inp: LedgerInput, region: _Region, kind: str) -> None:
+    start, end, sec, name = region.start, region.end, region.sec, region.name
     if sec is None:
         b.add(b.owners.id(name, kind), end - start)
         return
     to_file = sec.offset - sec.addr
     lo, hi = sec.addr, sec.addr + sec.size
-    syms = [s for s in inp.symbols if s.size and lo <= s.value < hi and s.kind in ("STT_OBJECT", "STT_NOTYPE", "STT_TLS")]
+    syms = [
+        s
+        for s in inp.symbols
+        if s.size and lo <= s.value < hi and s.kind in ("STT_OBJECT", "STT_NOTYPE", "STT_TLS")
+    ]
     starts = np.array([s.value + to_file for s in syms], dtype=np.int64)
     ends = np.array([s.value + s.size + to_file for s in syms], dtype=np.int64)
     owners = np.array([b.owners.id(name, kind, data_package(s.name)) for s in syms], dtype=np.int64)
@@ -265,4 +328,4 @@ def _charge_data(b: _Builder, inp: LedgerInput, start: int, end: int, sec: Secti
             starts = np.array([t0 + to_file], dtype=np.int64)
             ends = np.array([min(t1, hi) + to_file], dtype=np.int64)
             owners = np.array([b.owners.id(name, TYPES)], dtype=np.int64)
-    b.partition(start, end, starts, ends, owners, b.owners.id(name, kind, ""))
+    b.partition((start, end), (starts, ends, owners), b.owners.id(name, kind, ""))

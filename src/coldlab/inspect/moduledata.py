@@ -50,11 +50,14 @@ def read_moduledata(image: ElfImage, pcln: Pclntab, go_minor: int) -> ModuleData
         return ModuleData(va, text, etext, types, tasks, "moduledata")
     symbols = {s.name: s.value for s in image.symbols() if s.name in ("runtime.text", "runtime.etext")}
     if "runtime.text" in symbols:
-        return ModuleData(None, symbols["runtime.text"], symbols.get("runtime.etext", 0), None, None,
-                          "runtime.text symbol")
+        return ModuleData(
+            None, symbols["runtime.text"], symbols.get("runtime.etext", 0), None, None, "runtime.text symbol"
+        )
     sec = image.section(".text")
     start = sec.addr if sec is not None else 0
-    return ModuleData(None, start, start + pcln.end_offset(), None, None, ".text section (moduledata not found)")
+    return ModuleData(
+        None, start, start + pcln.end_offset(), None, None, ".text section (moduledata not found)"
+    )
 
 
 def _find(image: ElfImage, pcln: Pclntab) -> int | None:
@@ -65,7 +68,11 @@ def _find(image: ElfImage, pcln: Pclntab) -> int | None:
     names = [".go.module", ".noptrdata", ".data", ".data.rel.ro"]
     ranges = [(s.offset, s.end) for n in names if (s := image.section(n)) is not None and s.size]
     if not ranges:
-        ranges = [(g.offset, g.offset + g.file_size) for g in image.segments if g.kind == "PT_LOAD" and g.flags & 0x2]
+        ranges = [
+            (g.offset, g.offset + g.file_size)
+            for g in image.segments
+            if g.kind == "PT_LOAD" and g.flags & 0x2
+        ]
     for start, stop in ranges:
         pos = image.data.find(needle, start, stop)
         while pos >= 0:

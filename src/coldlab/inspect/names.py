@@ -82,10 +82,7 @@ class ModuleMap:
 
 def _infer_module(package: str) -> str:
     parts = package.split("/")
-    if parts[0] in ("gopkg.in", "google.golang.org", "k8s.io", "go.uber.org", "cloud.google.com"):
-        n = 2
-    else:
-        n = 3
+    n = 2 if parts[0] in ("gopkg.in", "google.golang.org", "k8s.io", "go.uber.org", "cloud.google.com") else 3
     root = "/".join(parts[:n])
     if root == "github.com/aws/aws-sdk-go-v2" and len(parts) > 4:
         # aws-sdk-go-v2 is many modules: service/X, feature/A/B, config, credentials, internal/...

@@ -7,6 +7,7 @@ numpy so a 50 MB binary reads in well under a second.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from dataclasses import dataclass
 
@@ -86,7 +87,7 @@ def locate(image: ElfImage) -> tuple[Section | None, int, int]:
     )
 
 
-def read_pclntab(image: ElfImage, go_minor: int) -> Pclntab:
+def read_pclntab(image: ElfImage, go_minor: int) -> Pclntab:  # noqa: PLR0915 - one table, read in order
     sec, base, size = locate(image)
     data = image.data
     if base + 8 + 8 * 8 > image.size:
@@ -101,7 +102,7 @@ def read_pclntab(image: ElfImage, go_minor: int) -> Pclntab:
         raise corrupt(image.path, f"the pclntab header is not a Go 1.18+ header (magic {magic:#x})")
     nfunc, nfiles, text_start, name_o, cu_o, file_o, pc_o, ln_o = struct.unpack_from("<8Q", data, base + 8)
     offsets = [64, name_o, cu_o, file_o, pc_o, ln_o]
-    if any(b < a for a, b in zip(offsets, offsets[1:], strict=False)) or ln_o > size:
+    if any(b < a for a, b in itertools.pairwise(offsets)) or ln_o > size:
         raise corrupt(image.path, "the pclntab table offsets are out of order or past its end")
     functab_size = (2 * nfunc + 1) * 4
     if nfunc == 0 or ln_o + functab_size > size:
@@ -112,7 +113,11 @@ def read_pclntab(image: ElfImage, go_minor: int) -> Pclntab:
     entry_all = functab[0 : 2 * nfunc : 2].astype(np.int64)
     funcoff_all = functab[1 : 2 * nfunc : 2].astype(np.int64)
     text_end = int(functab[2 * nfunc])
-    if np.any(funcoff_all % 4) or np.any(funcoff_all // 4 + 11 >= len(words)) or np.any(np.diff(entry_all) < 0):
+    if (
+        np.any(funcoff_all % 4)
+        or np.any(funcoff_all // 4 + 11 >= len(words))
+        or np.any(np.diff(entry_all) < 0)
+    ):
         raise corrupt(image.path, "the pclntab function table points outside itself")
     rec = funcoff_all // 4
     with_start_line = magic == MAGIC_120
@@ -135,7 +140,11 @@ def read_pclntab(image: ElfImage, go_minor: int) -> Pclntab:
     # every pc-value table reference: pcsp, pcfile, pcln and each pcdata slot
     fidx = np.arange(len(rec), dtype=np.int64)
     ref_f = [fidx, fidx, fidx]
-    ref_t = [words[rec + 4].astype(np.int64), words[rec + 5].astype(np.int64), words[rec + 6].astype(np.int64)]
+    ref_t = [
+        words[rec + 4].astype(np.int64),
+        words[rec + 5].astype(np.int64),
+        words[rec + 6].astype(np.int64),
+    ]
     total_pcdata = int(npcdata.sum())
     if total_pcdata:
         owner = np.repeat(fidx, npcdata)
@@ -166,10 +175,27 @@ def read_pclntab(image: ElfImage, go_minor: int) -> Pclntab:
     if ln_o + records_end < size:
         regions.append(Region("other pclntab data (funcdata, findfunctab)", ln_o + records_end, size))
     return Pclntab(
-        section=sec, file_offset=base, va=_va(image, sec, base), size=size, magic=magic, quantum=quantum,
-        ptr_size=ptr_size, nfunc=int(keep.sum()), nfiles=nfiles, text_start=text_start, regions=tuple(regions),
-        names=names, entry=entry, code_size=code_size, span=span, record_off=rec * 4, record_size=record_size,
-        name_off=name_off, name_len=name_len, table_refs=(all_f, all_t), table_starts=starts,
+        section=sec,
+        file_offset=base,
+        va=_va(image, sec, base),
+        size=size,
+        magic=magic,
+        quantum=quantum,
+        ptr_size=ptr_size,
+        nfunc=int(keep.sum()),
+        nfiles=nfiles,
+        text_start=text_start,
+        regions=tuple(regions),
+        names=names,
+        entry=entry,
+        code_size=code_size,
+        span=span,
+        record_off=rec * 4,
+        record_size=record_size,
+        name_off=name_off,
+        name_len=name_len,
+        table_refs=(all_f, all_t),
+        table_starts=starts,
         files=_files(buf[file_o:pc_o]),
     )
 
@@ -189,7 +215,9 @@ def _names(image: ElfImage, names_buf: npt.NDArray[np.uint8], name_off: I64) -> 
         raise corrupt(image.path, "a function name offset points past the function name table")
     ends = nuls[np.searchsorted(nuls, name_off)]
     raw = names_buf.tobytes()
-    names = tuple(raw[s:e].decode("utf-8", "replace") for s, e in zip(name_off.tolist(), ends.tolist(), strict=True))
+    names = tuple(
+        raw[s:e].decode("utf-8", "replace") for s, e in zip(name_off.tolist(), ends.tolist(), strict=True)
+    )
     # bytes per distinct name offset, charged to the first function that uses it (no double counting)
     length = np.zeros(len(name_off), dtype=np.int64)
     _, first = np.unique(name_off, return_index=True)
