@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import json
 import re
-import sys
+import shutil
 from pathlib import Path
+
+import pytest
 
 from coldlab.config import FunctionConfig
 from coldlab.platform import Environment, InvocationResult
-from support.runtime_scripts import run
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "python-ric"
+from support.runtime_scripts import run, vendored_python_example
 
 
-def invoke(*events: tuple[bytes, dict[str, str]]) -> list[InvocationResult]:
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return vendored_python_example(tmp_path_factory.mktemp("ric") / "python-ric")
+
+
+def invoke(example: Path, *events: tuple[bytes, dict[str, str]]) -> list[InvocationResult]:
     async def go() -> list[InvocationResult]:
-        config = FunctionConfig.create(EXAMPLE, timeout_s=10, environment={"COLDLAB_PYTHON": sys.executable})
+        config = FunctionConfig.create(example, timeout_s=10)
         async with Environment(config) as env:
             return [await env.invoke(payload, **extra) for payload, extra in events]
 
@@ -24,10 +29,11 @@ def invoke(*events: tuple[bytes, dict[str, str]]) -> list[InvocationResult]:
     return results
 
 
-def test_cold_then_warm_with_context() -> None:
+def test_cold_then_warm_with_context(example: Path) -> None:
     context = json.dumps({"custom": {"tenant": "t1"}, "client": {}, "env": {}})
     identity = json.dumps({"cognitoIdentityId": "id-42", "cognitoIdentityPoolId": "pool"})
     cold, warm = invoke(
+        example,
         (b'{"name": "ric"}', {"client_context": context, "cognito_identity": identity}),
         (b"{}", {}),
     )
@@ -46,8 +52,8 @@ def test_cold_then_warm_with_context() -> None:
     assert re.search(r"\tInit Duration: \d+\.\d\d ms\t$", cold.log_lines[-1])
 
 
-def test_handler_exception_reaches_the_caller() -> None:
-    (result,) = invoke((b'{"fail": true, "name": "x"}', {}))
+def test_handler_exception_reaches_the_caller(example: Path) -> None:
+    (result,) = invoke(example, (b'{"fail": true, "name": "x"}', {}))
     error = json.loads(result.payload)
     assert result.function_error == "Unhandled"
     assert error["errorType"] == "ValueError"
@@ -56,13 +62,14 @@ def test_handler_exception_reaches_the_caller() -> None:
     assert result.error_type == "ValueError"
 
 
-def test_missing_module_is_an_init_error_posted_by_the_client(tmp_path: Path) -> None:
-    bootstrap = tmp_path / "bootstrap"
-    bootstrap.write_text(f"#!/bin/sh\nexec {sys.executable} -m awslambdaric nosuchmodule.handler\n")
-    bootstrap.chmod(0o755)
+def test_missing_module_is_an_init_error_posted_by_the_client(example: Path) -> None:
+    broken = example.parent / "broken"
+    shutil.copytree(example, broken)
+    script = (broken / "bootstrap").read_text().replace("app.handler", "nosuchmodule.handler")
+    (broken / "bootstrap").write_text(script)
 
     async def go() -> InvocationResult:
-        async with Environment(FunctionConfig.create(tmp_path, timeout_s=10)) as env:
+        async with Environment(FunctionConfig.create(broken, timeout_s=10)) as env:
             return await env.invoke(b"{}")
 
     result: InvocationResult = run(go())

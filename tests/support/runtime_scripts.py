@@ -56,3 +56,31 @@ def pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+PYTHON_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "python-ric"
+_CLIENT_MODULES = ("awslambdaric", "runtime_client", "simplejson", "snapshot_restore_py")
+
+
+def vendored_python_example(dest: Path) -> Path:
+    """A copy of examples/python-ric with awslambdaric (and its dependencies) vendored in ./vendor.
+
+    Copied from this interpreter's site-packages, so no network is needed; the function then runs with the
+    system `python3`, which an unprivileged function user can execute (a virtualenv under /root may not be).
+    """
+    import importlib
+    import shutil
+
+    shutil.copytree(PYTHON_EXAMPLE, dest, ignore=shutil.ignore_patterns("vendor", "__pycache__"))
+    vendor = dest / "vendor"
+    vendor.mkdir()
+    for name in _CLIENT_MODULES:
+        module = importlib.import_module(name)
+        source = Path(module.__file__ or "")
+        if source.name == "__init__.py":
+            shutil.copytree(source.parent, vendor / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, vendor / source.name)
+    for path in [dest, *dest.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() or path.name == "bootstrap" else 0o644)
+    return dest
