@@ -87,7 +87,9 @@ def _print_plan(plan: Plan, as_json: bool) -> None:
 def _print_human(execution: Execution, analysis: Analysis, notes: list[str]) -> None:
     from rich.console import Console
 
-    out = Console(highlight=False, soft_wrap=True)
+    out = Console(highlight=False)
+    if not out.is_terminal:
+        out = Console(highlight=False, width=160)  # a pipe or file: keep rows on one line
     out.print(table(analysis))
     for arch in analysis.archs:
         picks = ", ".join(f"{k} {v} MB" for k, v in arch.picks.items())

@@ -252,7 +252,10 @@ def explain(choice: SizeCost, cheapest: SizeCost, fastest: SizeCost) -> str:
     """One plain sentence: the pick, and what it buys or costs against the cheapest (or fastest) size."""
     if choice.memory_mb == cheapest.memory_mb:
         if fastest.memory_mb == choice.memory_mb or fastest.duration_ms >= choice.duration_ms:
-            return f"{choice.memory_mb} MB: the cheapest and the fastest of the sizes tried."
+            return (
+                f"{choice.memory_mb} MB: the cheapest (${choice.per_million:.4g} per 1M invocations), "
+                f"and no size tried is more than {SPEED_TIE:.0%} faster: more memory buys no speed here."
+            )
         faster = -_pct(fastest.duration_ms, choice.duration_ms)
         dearer = _pct(fastest.per_million, choice.per_million)
         return (

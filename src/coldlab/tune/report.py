@@ -83,12 +83,12 @@ def write_csv(analysis: Analysis, path: Path) -> None:
 def _marks(memory_mb: int, arch: ArchResult) -> str:
     marks = []
     if memory_mb == arch.recommended:
-        marks.append("★ pick")
+        marks.append("[bold green]★ pick[/]")
     if memory_mb == arch.knee:
         marks.append("knee")
     if memory_mb in arch.pareto:
-        marks.append("pareto")
-    return ", ".join(marks)
+        marks.append("front")
+    return " ".join(marks)
 
 
 def _errors(stats: SizeStats) -> str:
@@ -101,11 +101,11 @@ def _errors(stats: SizeStats) -> str:
 def table(analysis: Analysis) -> Table:
     """One row per memory size: warm latency percentiles, cold start, errors, cost per arch, marks."""
     out = Table(title=f"coldlab tune — strategy: {analysis.strategy}", title_justify="left")
-    for name in ("MB", "p50 ms", "p90 ms", "p99 ms", "trim mean", "billed", "init ms", "errors"):
-        out.add_column(name, justify="right" if name != "errors" else "left")
+    for name in ("MB", "p50 ms", "p90 ms", "p99 ms", "trimmed", "billed", "init ms", "errors"):
+        out.add_column(name, justify="right" if name != "errors" else "left", no_wrap=True)
     for arch in analysis.archs:
-        out.add_column(f"$/1M {arch.arch}", justify="right")
-    out.add_column(f"marks ({analysis.archs[0].arch})" if analysis.archs else "marks")
+        out.add_column(f"$/1M {arch.arch}", justify="right", no_wrap=True)
+    out.add_column(f"({analysis.archs[0].arch})" if analysis.archs else "", no_wrap=True)
     for stats in analysis.stats:
         warm, init = stats.warm_duration, stats.init_duration
         cells = [
@@ -120,7 +120,7 @@ def table(analysis: Analysis) -> Table:
         ]
         for arch in analysis.archs:
             cost = arch.cost_of(stats.memory_mb)
-            cells.append("—" if cost is None else f"{cost.per_million:.4f}")
+            cells.append("-" if cost is None else f"{cost.per_million:.4f}")
         cells.append(_marks(stats.memory_mb, analysis.archs[0]) if analysis.archs else "")
         out.add_row(*cells)
     return out

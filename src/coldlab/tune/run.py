@@ -65,6 +65,8 @@ def fidelity_notes(
                 f"CPU quota not in force ({reason}): durations do not follow memory as on Lambda, "
                 "so speed-based picks are not meaningful on this machine"
             )
+    for item in fidelity.values():
+        notes.extend(n for n in item.get("notes", []) if "capped" in n and n not in notes)
     others = [a for a in plan.archs if a != measured_arch]
     if others:
         notes.append(

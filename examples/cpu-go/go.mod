@@ -1,0 +1,3 @@
+module example.com/cpu-go
+
+go 1.22

@@ -1,0 +1,3 @@
+module example.com/sleep-go
+
+go 1.22
