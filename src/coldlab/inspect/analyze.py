@@ -139,4 +139,23 @@ def _init_inventory(
         pkg = packages[idx[0]]  # the runtime names a task after its first init function's package
         code = int(sum(int(pcln.code_size[i]) or int(pcln.span[i]) for i in idx))
         out.append(InitPackage(pkg, modmap.module_of(pkg).module, tuple(pcln.names[i] for i in idx), code))
-    return tuple(out)
+    # runtime.main runs runtime_inittasks (the runtime and what it imports) before the module's list, and
+    # skips them there; that list is not in moduledata, so the runtime's own packages are moved first.
+    return tuple(sorted(out, key=lambda i: not _is_runtime_dep(i.package)))
+
+
+_RUNTIME_DEPS = {
+    "runtime",
+    "internal/bytealg",
+    "internal/cpu",
+    "internal/abi",
+    "internal/chacha8rand",
+    "internal/goarch",
+    "internal/goos",
+    "internal/godebugs",
+    "internal/stringslite",
+}
+
+
+def _is_runtime_dep(package: str) -> bool:
+    return package in _RUNTIME_DEPS or package.startswith(("internal/runtime/", "runtime/internal/"))

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from coldlab.inspect.elf import ElfImage, Section, Symbol
-from coldlab.inspect.names import data_package
+from coldlab.inspect.names import CGO, data_package
 from coldlab.inspect.pclntab import Pclntab
 
 I64 = npt.NDArray[np.int64]
@@ -218,6 +218,8 @@ def _charge_region(b: _Builder, inp: LedgerInput, pkg: tuple[I64, list[str]], re
         b.add(b.owners.id(name, HEADERS), end - start)
     elif start <= pcln.file_offset < end and (sec is None or sec is pcln.section):
         _charge_pclntab(b, pcln, pkg, region)
+    elif name.startswith((".plt", ".init", ".fini")):  # C start-up code and PLT stubs (cgo, PIE)
+        b.add(b.owners.id(name, DYNAMIC), end - start)
     elif sec is not None and sec.flags & 0x4:  # SHF_EXECINSTR
         _charge_text(b, inp, pkg, region)
     elif name.startswith((".debug_", ".zdebug_")):
@@ -254,9 +256,7 @@ def _charge_text(b: _Builder, inp: LedgerInput, pkg: tuple[I64, list[str]], regi
     if syms:
         starts.append(np.array([s.value + to_file for s in syms], dtype=np.int64))
         ends.append(np.array([s.value + s.size + to_file for s in syms], dtype=np.int64))
-        owners.append(
-            np.array([b.owners.id(sec.name, CODE, data_package(s.name)) for s in syms], dtype=np.int64)
-        )
+        owners.append(np.full(len(syms), b.owners.id(sec.name, CODE, CGO), dtype=np.int64))
     claims = (np.concatenate(starts), np.concatenate(ends), np.concatenate(owners))
     b.partition((region.start, region.end), claims, b.owners.id(sec.name, UNATTRIBUTED))
 

@@ -1,0 +1,3 @@
+module example.com/cgo-go
+
+go 1.22
