@@ -143,6 +143,42 @@ def relocate(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> Relocati
     return Relocation(source, _entries(source), tuple(move(a) for a in argv), new_env)
 
 
+def _blocking_dir(path: Path, user: FunctionUser) -> Path | None:
+    """The first directory on `path`'s way that `user` cannot search (None: it can reach `path`)."""
+    current = Path("/")
+    for part in path.parts[1:-1]:
+        current = current / part
+        st = current.stat()
+        bit = 0o100 if st.st_uid == user.uid else 0o010 if st.st_gid == user.gid else 0o001
+        if not st.st_mode & bit:
+            return current
+    return None
+
+
+def interpreter_reveal(bootstrap: Path, user: FunctionUser) -> tuple[str, str] | None:
+    """For a script whose interpreter sits under a directory the function user cannot enter (a Python in
+    /root/.pyenv, say): (that directory, the interpreter's install prefix). Inside the sandbox the directory
+    is replaced by an empty tmpfs holding only the prefix, read-only; the rest of it stays hidden."""
+    try:
+        with bootstrap.open("rb") as file:
+            head = file.read(256)
+    except OSError:
+        return None
+    if not head.startswith(b"#!"):
+        return None
+    words = head[2:].split(b"\n", 1)[0].split()
+    if not words:
+        return None
+    interpreter = Path(os.path.realpath(words[0].decode(errors="replace")))
+    blocked = _blocking_dir(interpreter, user) if interpreter.is_file() else None
+    if blocked is None:
+        return None
+    prefix = interpreter.parent.parent if interpreter.parent.name == "bin" else interpreter.parent
+    if not prefix.is_relative_to(blocked) or prefix == blocked:
+        return None
+    return str(blocked), str(prefix)
+
+
 @dataclass(frozen=True)
 class ChildSetup:
     """Everything the child does between fork and exec, in order."""
@@ -150,6 +186,7 @@ class ChildSetup:
     cgroup_procs: tuple[Path, ...] = ()  # cgroup.procs files to join (first, as root)
     relocation: Relocation | None = None
     tmp_size_mb: int | None = None  # private tmpfs on /tmp of this size
+    reveal: tuple[str, str] | None = None  # (hidden dir, prefix inside it to show), see interpreter_reveal
     user: FunctionUser | None = None
     limits: Limits | None = None
     rlimit_nproc: bool = False  # only when no pids cgroup limits threads
@@ -181,6 +218,17 @@ def _bind_code(relocation: Relocation) -> None:
     _mount(None, target, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
+def _reveal(hidden: str, prefix: str) -> None:
+    keep = os.open(prefix, os.O_PATH | os.O_DIRECTORY)  # still names the prefix once `hidden` is covered
+    try:
+        _mount("tmpfs", hidden, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+        Path(prefix).mkdir(mode=0o755, parents=True)
+        _mount(f"/proc/self/fd/{keep}", prefix, None, MS_BIND | MS_REC)
+        _mount(None, prefix, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    finally:
+        os.close(keep)
+
+
 def _run_setup(setup: ChildSetup) -> None:
     pid = str(os.getpid()).encode()
     for procs in setup.cgroup_procs:
@@ -195,6 +243,8 @@ def _run_setup(setup: ChildSetup) -> None:
         if setup.relocation is not None:
             _bind_code(setup.relocation)  # before /tmp: the code directory may live under /tmp
             os.chdir(TASK_ROOT)
+        if setup.reveal is not None:
+            _reveal(*setup.reveal)
         if setup.tmp_size_mb is not None:
             options = f"size={setup.tmp_size_mb}m,mode=1777"
             _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, options)  # noqa: S108 (its own /tmp)

@@ -11,7 +11,7 @@ from pathlib import Path
 from coldlab.config import EPHEMERAL_MAX_MB, EPHEMERAL_MIN_MB, MEMORY_MAX_MB, MEMORY_MIN_MB
 from coldlab.errors import SandboxError, UsageError
 from coldlab.sandbox.host import Limits
-from coldlab.sandbox.isolation import ChildSetup, FunctionUser, child_setup, relocate
+from coldlab.sandbox.isolation import ChildSetup, FunctionUser, child_setup, interpreter_reveal, relocate
 
 CFS_PERIOD_US = 20_000  # short periods keep short invokes honest: 128 MB still gets 1.45 ms each 20 ms
 CFS_MIN_QUOTA_US = 1_000  # the kernel's floor
@@ -83,6 +83,7 @@ def isolated_setup(
         user=user,
         limits=limits,
         rlimit_nproc=not pids_limited,
+        reveal=interpreter_reveal(Path(argv[0]), user) if argv else None,
     )
     return moved.argv, moved.env, Path("/"), setup
 
