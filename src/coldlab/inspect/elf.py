@@ -61,6 +61,7 @@ class ElfImage:
         self.data = data
         self.size = len(data)
         _check_magic(path, data)
+        _check_length(path, data)
         try:
             elf = ELFFile(io.BytesIO(data))
             self.little_endian: bool = elf.little_endian
@@ -78,6 +79,12 @@ class ElfImage:
             raise
         except Exception as exc:
             raise corrupt(path, f"the ELF headers are damaged ({type(exc).__name__}: {exc})") from exc
+        needed_size = max([s.end for s in self.sections] + [g.offset + g.file_size for g in self.segments])
+        if needed_size > self.size:
+            raise BinaryError(
+                f"{path}: truncated: its ELF headers describe {needed_size} bytes, the file has {self.size}",
+                "copy or download the binary again",
+            )
         if self.machine not in _SUPPORTED:
             raise BinaryError(
                 f"{path}: an ELF file for {self.machine}, not amd64 or arm64",
@@ -187,6 +194,21 @@ def _check_magic(path: Path, data: bytes) -> None:
         f"{path}: not an ELF file (no \\x7fELF magic), expected a Go executable",
         "pass the compiled bootstrap, not a source file or zip",
     )
+
+
+def _check_length(path: Path, data: bytes) -> None:
+    """A truncated file usually loses its section header table first (it sits at the end)."""
+    if data[4] != 2:  # ELFCLASS64; 32-bit files are refused later by machine
+        return
+    end = "<" if data[5] == 1 else ">"
+    (shoff,) = struct.unpack_from(end + "Q", data, 0x28)
+    shentsize, shnum = struct.unpack_from(end + "HH", data, 0x3A)
+    if shoff + shentsize * shnum > len(data):
+        raise BinaryError(
+            f"{path}: truncated: the section header table ends at byte {shoff + shentsize * shnum} "
+            f"but the file has {len(data)}",
+            "copy or download the binary again",
+        )
 
 
 def _sections(elf: ELFFile) -> list[Section]:
