@@ -135,34 +135,34 @@ def test_restores_when_an_invoke_fails() -> None:
     assert aws.restored
 
 
-def test_restores_on_ctrl_c_and_on_cancellation() -> None:
-    for interrupt in ("keyboard", "cancel"):
-        lam = client()
-        with Stubber(lam) as stub:
-            stub.add_response("get_function_configuration", config(256), {"FunctionName": FN})
-            expect_update(stub, MemorySize=512)
-            expect_wait(stub, 512)
-            expect_invoke(stub, report(20.0, 71, 512, init=50.5))
-            expect_update(stub, MemorySize=256)
-            expect_wait(stub, 256)
-            aws = backend(lam)
-            work = SizeWork(512, (b"{}",) * 5, cold=1, parallel=1, timeout_s=3)
+@pytest.mark.parametrize("interrupt", ["keyboard", "cancel"])
+def test_restores_on_ctrl_c_and_on_cancellation(interrupt: str) -> None:
+    lam = client()
+    with Stubber(lam) as stub:
+        stub.add_response("get_function_configuration", config(256), {"FunctionName": FN})
+        expect_update(stub, MemorySize=512)
+        expect_wait(stub, 512)
+        expect_invoke(stub, report(20.0, 71, 512, init=50.5))
+        expect_update(stub, MemorySize=256)
+        expect_wait(stub, 256)
+        aws = backend(lam)
+        work = SizeWork(512, (b"{}",) * 5, cold=1, parallel=1, timeout_s=3)
 
-            def stop(_sample: Sample, how: str = interrupt) -> None:
-                if how == "keyboard":
-                    raise KeyboardInterrupt
-                task = asyncio.current_task()
-                assert task is not None
-                task.cancel()
+        def stop(_sample: Sample) -> None:
+            if interrupt == "keyboard":  # Ctrl-C while the loop runs Python code
+                raise KeyboardInterrupt
+            task = asyncio.current_task()  # what asyncio.run does with SIGINT
+            assert task is not None
+            task.cancel()
 
-            async def run() -> None:
-                async with aws:
-                    await aws.measure(work, stop)
+        async def run() -> None:
+            async with aws:
+                await aws.measure(work, stop)
 
-            with pytest.raises((KeyboardInterrupt, asyncio.CancelledError)):
-                asyncio.run(run())
-            stub.assert_no_pending_responses()
-        assert aws.restored, interrupt
+        with pytest.raises((KeyboardInterrupt, asyncio.CancelledError)):
+            asyncio.run(run())
+        stub.assert_no_pending_responses()
+    assert aws.restored
 
 
 def test_cold_forces_fresh_environments_and_restores_the_environment() -> None:

@@ -37,15 +37,17 @@ class ProgressBars(Observer):
         self.errors: dict[int, int] = {}
 
     def __enter__(self) -> ProgressBars:
-        self.progress.start()
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.progress.stop()
+        if self.tasks:  # started lazily, so an error before the first size prints nothing extra
+            self.progress.stop()
 
     def size_started(self, memory_mb: int, total: int) -> None:
+        if not self.tasks:
+            self.progress.start()
         self.errors[memory_mb] = 0
         self.tasks[memory_mb] = self.progress.add_task(f"{memory_mb} MB", total=total, errors="")
 
@@ -163,6 +165,7 @@ def command(
 
     Every memory size runs -n warm invocations plus cold ones, then the sizes are compared on latency
     (p50/p90/p99, trimmed mean) and cost per 1M invocations, and one size is recommended.
+    Exits 1 when every invocation failed (nothing to recommend), 2 on bad input.
     """
     if path is not None and target is not None and target != "local":
         raise UsageError("give either PATH or --target aws:FUNCTION, not both")
@@ -196,3 +199,5 @@ def command(
         print_json(doc)
     else:
         _print_human(execution, analysis, doc["notes"])
+    if all(arch.recommended is None for arch in analysis.archs):
+        raise SystemExit(1)  # every invocation failed: reported above, but nothing to recommend
