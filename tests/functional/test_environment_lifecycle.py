@@ -151,7 +151,6 @@ def test_init_error_posted_is_reported_and_retried_inside_the_invoke(script_boot
         body = json.dumps({"errorMessage": "missing TABLE_NAME", "errorType": "Runtime.ConfigInvalid"})
         print("init failing")
         status, _, _ = call("POST", "/init/error", body, {"Lambda-Runtime-Function-Error-Type": "Runtime.ConfigInvalid"})
-        print(f"init/error answered {status}")
         sys.exit(1)
         """
     )
@@ -170,7 +169,6 @@ def test_init_error_posted_is_reported_and_retried_inside_the_invoke(script_boot
         r"INIT_REPORT Init Duration: \d+\.\d\d ms\tPhase: invoke\tStatus: error\tError Type: Runtime.ConfigInvalid",
         init_reports[1],
     )
-    assert "init/error answered 202" in result.log_lines
 
 
 def test_init_crash(script_bootstrap: ScriptFactory) -> None:

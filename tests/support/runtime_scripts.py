@@ -37,11 +37,17 @@ ScriptFactory = Callable[[str], Path]
 GoBuilder = Callable[..., Path]
 
 
+def script_python() -> str:
+    """An interpreter the function user can run: the system python3 (a venv under /root is out of reach)."""
+    system = Path("/usr/bin/python3")
+    return str(system) if system.exists() else sys.executable
+
+
 def write_script_bootstrap(code: Path, body: str) -> Path:
     """Write a Python bootstrap (the prelude + `body`) into the directory `code`; return `code`."""
     code.mkdir(parents=True, exist_ok=True)
     bootstrap = code / "bootstrap"
-    bootstrap.write_text(f"#!{sys.executable} -u\n{PRELUDE}\n{textwrap.dedent(body)}")
+    bootstrap.write_text(f"#!{script_python()} -u\n{PRELUDE}\n{textwrap.dedent(body)}")
     bootstrap.chmod(0o755)
     return code
 
