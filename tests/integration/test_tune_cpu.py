@@ -4,10 +4,11 @@ is flat beyond (one goroutine cannot use a second vCPU), and tune's speed pick i
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
-from coldlab.tune.analysis import analyse
+from coldlab.tune.analysis import Analysis, analyse
 from coldlab.tune.backends.local import LocalBackend, cpu_limited
 from coldlab.tune.costs import PricingCosts
 from coldlab.tune.plan import Target, build_plan
@@ -15,27 +16,43 @@ from coldlab.tune.run import execute
 from support.runtime_scripts import GoBuilder
 
 pytestmark = [pytest.mark.cgroup, pytest.mark.go]
+ATTEMPTS = 3  # the machine is shared: a sweep that other processes' CPU use distorted is measured again
 
 
-def test_cpu_bound_duration_follows_memory_up_to_one_vcpu(go_build: GoBuilder, tmp_path: object) -> None:
+def sweep(code: Path, event: Path) -> Analysis:
+    plan = build_plan(Target("local", code=code), memory="128,256,1769,3008", invocations=3, event=str(event),
+                      strategy="speed")
+    execution = asyncio.run(execute(plan, LocalBackend(code)))
+    return analyse(list(execution.samples), PricingCosts(), strategy="speed", memory_sizes=plan.memory_sizes)
+
+
+def shape_problems(result: Analysis) -> list[str]:
+    """What is wrong with the measured shape (empty when duration follows memory as on Lambda)."""
+    speed = {s.memory_mb: s.speed_ms or 0.0 for s in result.stats}
+    d128, d256, d1769, d3008 = (speed[m] for m in (128, 256, 1769, 3008))
+    checks = {
+        "128 MB should take about twice as long as 256 MB": 1.5 < d128 / d256 < 2.7,
+        "256 MB should be several times slower than 1769 MB (6.9x the CPU)": d256 / d1769 > 3.5,
+        "1769 MB and 3008 MB should be about equal (single-threaded)": 0.7 < d1769 / d3008 < 1.45,
+        "the speed pick should be >= 1769 MB": result.archs[0].picks.get("speed", 0) >= 1769,
+    }
+    return [f"{what} (trimmed means: {speed})" for what, ok in checks.items() if not ok]
+
+
+def test_cpu_bound_duration_follows_memory_up_to_one_vcpu(go_build: GoBuilder) -> None:
     code = go_build("cpu-go").parent
-    backend = LocalBackend(code)
-    fidelity = backend.fidelity(128)
+    fidelity = LocalBackend(code).fidelity(128)
     if not cpu_limited(fidelity):
         pytest.skip(f"CPU quota not in force on this machine ({fidelity['cpu']}): durations cannot follow memory")
     event = code.parent / "cpu-event.json"
     event.write_text('{"cpu_ms": 10}')  # 10 ms of CPU: ~140 ms at 128 MB (0.072 vCPU), ~10 ms at 1769 MB
-    plan = build_plan(Target("local", code=code), memory="128,256,1769,3008", invocations=3, event=str(event),
-                      strategy="speed")
-    execution = asyncio.run(execute(plan, backend))
-    result = analyse(list(execution.samples), PricingCosts(), strategy="speed", memory_sizes=plan.memory_sizes)
-    speed = {s.memory_mb: s.speed_ms for s in result.stats}
-    assert all(s.errors == 0 for s in result.stats)
-    d128, d256, d1769, d3008 = (speed[m] for m in (128, 256, 1769, 3008))
-    assert d128 is not None and d256 is not None and d1769 is not None and d3008 is not None
-    assert 1.5 < d128 / d256 < 2.7, speed  # doubled memory, halved duration
-    assert d256 / d1769 > 3.5, speed  # 6.9x the CPU (minus fixed per-invoke overhead)
-    assert 0.7 < d1769 / d3008 < 1.45, speed  # flat beyond one vCPU: single-threaded
-    pick = result.archs[0].picks["speed"]
-    assert pick >= 1769, speed
-    assert result.archs[0].recommended == pick
+    problems: list[list[str]] = []
+    for _ in range(ATTEMPTS):
+        result = sweep(code, event)
+        assert all(s.errors == 0 for s in result.stats)
+        found = shape_problems(result)
+        if not found:
+            assert result.archs[0].recommended == result.archs[0].picks["speed"]
+            return
+        problems.append(found)
+    pytest.fail(f"duration did not follow memory in {ATTEMPTS} sweeps: {problems}")
