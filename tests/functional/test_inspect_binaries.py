@@ -135,7 +135,9 @@ def test_unstripped_no_trimpath_facts_and_findings(built: Any) -> None:
     assert findings["dwarf"].saving == dwarf > 0
     assert findings["symbols"].saving > 0
     _, stripped = built("hello-stripped")
-    assert report.file_size - stripped.file_size >= 0.8 * (findings["dwarf"].saving + findings["symbols"].saving)
+    assert report.file_size - stripped.file_size >= 0.8 * (
+        findings["dwarf"].saving + findings["symbols"].saving
+    )
 
 
 @pytest.mark.parametrize("name", ["hello-cgo", "cgo-go"])

@@ -94,13 +94,27 @@ def test_diff_of_two_binaries_and_of_saved_json(stripped: Path, full: Path, tmp_
 def test_budgets_exit_1_and_say_which(stripped: Path) -> None:
     ok = run(stripped, "--max-size", "100MiB", "--max-module", "std=100MiB")
     assert ok.exit_code == 0
-    result = CliRunner().invoke(cli, ["inspect", str(stripped), "--max-size", "1MiB", "--max-module", "std=10KiB",
-                                      "--max-module", "example.com/hello-go=10MiB", "--json"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "inspect",
+            str(stripped),
+            "--max-size",
+            "1MiB",
+            "--max-module",
+            "std=10KiB",
+            "--max-module",
+            "example.com/hello-go=10MiB",
+            "--json",
+        ],
+    )
     assert result.exit_code == 1
     exceeded = json.loads(result.stdout)["budgets"]["exceeded"]
     assert [b["budget"] for b in exceeded] == ["max-size", "max-module:std"]
     assert "max-size" in result.stderr and "module std" in result.stderr
-    diff_budget = CliRunner().invoke(cli, ["inspect", "--diff", str(stripped), str(stripped), "--max-size", "1KiB"])
+    diff_budget = CliRunner().invoke(
+        cli, ["inspect", "--diff", str(stripped), str(stripped), "--max-size", "1KiB"]
+    )
     assert diff_budget.exit_code == 1
 
 
@@ -122,26 +136,47 @@ def _bad_inputs(tmp: Path, good: Path) -> dict[str, Path]:
     pe.write_bytes(b"MZ" + b"\0" * 4000)
     empty = tmp / "empty"
     empty.write_bytes(b"")
-    return {"missing": tmp / "nope", "directory": tmp, "text": text, "truncated": trunc, "macho": macho,
-            "pe": pe, "empty": empty, "non-go-elf": Path(shutil.which("true") or "/bin/true").resolve()}
+    return {
+        "missing": tmp / "nope",
+        "directory": tmp,
+        "text": text,
+        "truncated": trunc,
+        "macho": macho,
+        "pe": pe,
+        "empty": empty,
+        "non-go-elf": Path(shutil.which("true") or "/bin/true").resolve(),
+    }
 
 
-@pytest.mark.parametrize("kind", ["missing", "directory", "text", "truncated", "macho", "pe", "empty", "non-go-elf"])
+@pytest.mark.parametrize(
+    "kind", ["missing", "directory", "text", "truncated", "macho", "pe", "empty", "non-go-elf"]
+)
 def test_bad_input_is_one_line_exit_2(stripped: Path, tmp_path: Path, kind: str) -> None:
     path = _bad_inputs(tmp_path, stripped)[kind]
-    proc = subprocess.run([sys.executable, "-m", "coldlab", "inspect", str(path)], capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "coldlab", "inspect", str(path)], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr
     assert str(path) in lines[0]
-    expected = {"missing": "no such file", "directory": "directory", "text": "not an ELF", "truncated": "truncated",
-                "macho": "Mach-O", "pe": "PE", "empty": "not an ELF", "non-go-elf": "Go build info"}[kind]
+    expected = {
+        "missing": "no such file",
+        "directory": "directory",
+        "text": "not an ELF",
+        "truncated": "truncated",
+        "macho": "Mach-O",
+        "pe": "PE",
+        "empty": "not an ELF",
+        "non-go-elf": "Go build info",
+    }[kind]
     assert expected in lines[0]
 
 
 def test_init_trace_runs_the_bootstrap(full: Path) -> None:
-    result = CliRunner().invoke(cli, ["inspect", str(full), "--init-trace", "--json", "--max-init-ms", "60000"])
+    result = CliRunner().invoke(
+        cli, ["inspect", str(full), "--init-trace", "--json", "--max-init-ms", "60000"]
+    )
     assert result.exit_code == 0, result.output
     trace = json.loads(result.stdout)["init_trace"]
     packages = [p["package"] for p in trace["packages"]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zlib
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -38,8 +39,18 @@ def zipped_size(data: bytes, level: int = ZIP_LEVEL) -> int:
 
 
 def inspect_binary(path: Path, top: int = 40) -> Report:
+    """Inspect the file at `path`. Raises BinaryError (exit 2) for anything but a readable Go binary."""
+    return _guarded(path, lambda: ElfImage.open(path), top)
+
+
+def inspect_bytes(path: Path, data: bytes, top: int = 40) -> Report:
+    """Inspect file contents already in memory (`path` only names it in messages)."""
+    return _guarded(path, lambda: ElfImage(path, data), top)
+
+
+def _guarded(path: Path, load: Callable[[], ElfImage], top: int) -> Report:
     try:
-        image = ElfImage.open(path)
+        image = load()
         with ThreadPoolExecutor(max_workers=1) as pool:  # zlib releases the GIL: deflate in parallel
             zipped = pool.submit(zipped_size, image.data)
             report, names, packages = _inspect(image, top)

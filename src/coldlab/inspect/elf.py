@@ -79,10 +79,14 @@ class ElfImage:
             raise
         except Exception as exc:
             raise corrupt(path, f"the ELF headers are damaged ({type(exc).__name__}: {exc})") from exc
-        needed_size = max([s.end for s in self.sections] + [g.offset + g.file_size for g in self.segments])
+        needed_size = max(
+            [s.end for s in self.sections if s.size]
+            + [g.offset + g.file_size for g in self.segments if g.file_size]
+        )
         if needed_size > self.size:
             raise BinaryError(
-                f"{path}: truncated: its ELF headers describe {needed_size} bytes, the file has {self.size}",
+                f"{path}: truncated or corrupt: its ELF headers point to byte {needed_size}, "
+                f"past the end of the file ({self.size} bytes)",
                 "copy or download the binary again",
             )
         if self.machine not in _SUPPORTED:
@@ -205,8 +209,8 @@ def _check_length(path: Path, data: bytes) -> None:
     shentsize, shnum = struct.unpack_from(end + "HH", data, 0x3A)
     if shoff + shentsize * shnum > len(data):
         raise BinaryError(
-            f"{path}: truncated: the section header table ends at byte {shoff + shentsize * shnum} "
-            f"but the file has {len(data)}",
+            f"{path}: truncated or corrupt: the section header table ends at byte "
+            f"{shoff + shentsize * shnum}, past the end of the file ({len(data)} bytes)",
             "copy or download the binary again",
         )
 

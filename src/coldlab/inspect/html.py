@@ -45,12 +45,13 @@ def squarify(sizes: Sequence[float], box: Rect) -> list[Rect]:
         pos = 0.0
         for a in row:
             length = a / thick if thick else 0
-            out.append(Rect(x + pos, y, length, thick) if w >= h else Rect(x, y + pos, thick, length))
+            # the row runs along the shorter side: a column when the box is wide, a band when it is tall
+            out.append(Rect(x, y + pos, thick, length) if w >= h else Rect(x + pos, y, length, thick))
             pos += length
         if w >= h:
-            y, h = y + thick, h - thick
-        else:
             x, w = x + thick, w - thick
+        else:
+            y, h = y + thick, h - thick
     return out
 
 
