@@ -20,6 +20,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -34,6 +35,7 @@ type reply struct {
 	Units      int     `json:"units"`
 	Goroutines int     `json:"goroutines"`
 	ElapsedMs  float64 `json:"elapsed_ms"`
+	CPUMs      float64 `json:"cpu_ms"` // CPU time the process used meanwhile (user+system, every thread)
 	GOMAXPROCS int     `json:"gomaxprocs"`
 	NumCPU     int     `json:"num_cpu"`
 	Checksum   uint64  `json:"checksum"`
@@ -85,6 +87,7 @@ func run(ev event) reply {
 	if ev.Units <= 0 && ev.Work != "hog" {
 		ev.Units = 100
 	}
+	cpuStart := cpuTime()
 	start := time.Now()
 	var sum uint64
 	switch ev.Work {
@@ -122,12 +125,22 @@ func run(ev event) reply {
 		}
 		wg.Wait()
 	}
+	elapsed := time.Since(start)
 	return reply{
 		Work: ev.Work, Units: ev.Units, Goroutines: ev.Goroutines,
-		ElapsedMs:  float64(time.Since(start).Microseconds()) / 1000,
+		ElapsedMs:  float64(elapsed.Microseconds()) / 1000,
+		CPUMs:      float64((cpuTime() - cpuStart).Microseconds()) / 1000,
 		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), Checksum: sum,
 		GoVersion: runtime.Version(),
 	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func decode(body []byte) (event, error) {

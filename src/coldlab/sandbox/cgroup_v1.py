@@ -279,10 +279,13 @@ class CgroupV1Host:
             cgroupfs.write(dirs["pids"] / "pids.max", str(limits.max_processes))
         return dirs
 
-    def _procs_files(self, dirs: Mapping[str, Path]) -> tuple[Path, ...]:
-        files = {d / "cgroup.procs" for d in dirs.values() if d != dirs["cpu"]}
-        files.add(dirs["cpu"] / "fn" / "cgroup.procs")
-        return tuple(sorted(files))
+    def _procs_files(self, dirs: Mapping[str, Path]) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
+        """cgroup.procs to join first (memory, freezer, pids) and last (cpu leaf, cpuacct)."""
+        late = {dirs["cpu"] / "fn" / "cgroup.procs"}
+        if "cpuacct" in dirs and dirs["cpuacct"] != dirs["cpu"]:
+            late.add(dirs["cpuacct"] / "cgroup.procs")
+        first = {d / "cgroup.procs" for c, d in dirs.items() if c not in ("cpu", "cpuacct")}
+        return tuple(sorted(first)), tuple(sorted(late))
 
     async def spawn(
         self,
@@ -294,13 +297,15 @@ class CgroupV1Host:
     ) -> CgroupV1Sandbox:
         check_limits(limits)
         dirs = self._make_cgroups(limits)
+        first, late = self._procs_files(dirs)
         try:
             argv, env, cwd, setup = isolated_setup(
                 argv,
                 env,
                 cwd,
                 limits,
-                cgroup_procs=self._procs_files(dirs),
+                cgroup_procs=first,
+                late_cgroup_procs=late,
                 user=self.user,
                 pids_limited="pids" in dirs,
             )

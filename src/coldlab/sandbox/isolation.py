@@ -184,6 +184,9 @@ class ChildSetup:
     """Everything the child does between fork and exec, in order."""
 
     cgroup_procs: tuple[Path, ...] = ()  # cgroup.procs files to join (first, as root)
+    # Joined after the mount set-up, just before dropping root: coldlab's own work in the child is not
+    # charged to (or slowed by) the function's CPU quota. Nothing can fork in between, so nothing escapes.
+    late_cgroup_procs: tuple[Path, ...] = ()
     relocation: Relocation | None = None
     tmp_size_mb: int | None = None  # private tmpfs on /tmp of this size
     reveal: tuple[str, str] | None = None  # (hidden dir, prefix inside it to show), see interpreter_reveal
@@ -229,14 +232,18 @@ def _reveal(hidden: str, prefix: str) -> None:
         os.close(keep)
 
 
-def _run_setup(setup: ChildSetup) -> None:
+def _join(cgroup_procs: tuple[Path, ...]) -> None:
     pid = str(os.getpid()).encode()
-    for procs in setup.cgroup_procs:
+    for procs in cgroup_procs:
         fd = os.open(procs, os.O_WRONLY)
         try:
             os.write(fd, pid)
         finally:
             os.close(fd)
+
+
+def _run_setup(setup: ChildSetup) -> None:
+    _join(setup.cgroup_procs)
     if setup.relocation is not None or setup.tmp_size_mb is not None:
         _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
         _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount leaks back to the host
@@ -254,6 +261,7 @@ def _run_setup(setup: ChildSetup) -> None:
         if setup.rlimit_nproc:
             nproc = setup.limits.max_processes
             resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    _join(setup.late_cgroup_procs)
     if setup.user is not None:
         os.setgroups([])
         os.setgid(setup.user.gid)

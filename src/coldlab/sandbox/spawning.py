@@ -69,15 +69,18 @@ def isolated_setup(
     limits: Limits,
     *,
     cgroup_procs: tuple[Path, ...],
+    late_cgroup_procs: tuple[Path, ...] = (),
     user: FunctionUser | None,
     pids_limited: bool,
 ) -> tuple[Sequence[str], Mapping[str, str], Path, ChildSetup]:
     """argv/env/cwd as the child must see them, and its setup: join cgroups; with `user`, isolate too."""
     if user is None:
-        return argv, env, cwd, ChildSetup(cgroup_procs=cgroup_procs, limits=limits)
+        setup = ChildSetup(cgroup_procs=cgroup_procs, late_cgroup_procs=late_cgroup_procs, limits=limits)
+        return argv, env, cwd, setup
     moved = relocate(argv, env, cwd)
     setup = ChildSetup(
         cgroup_procs=cgroup_procs,
+        late_cgroup_procs=late_cgroup_procs,
         relocation=moved,
         tmp_size_mb=limits.ephemeral_storage_mb,
         user=user,
