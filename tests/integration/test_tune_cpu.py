@@ -20,23 +20,27 @@ ATTEMPTS = 3  # the machine is shared: a sweep that other processes' CPU use dis
 
 
 def sweep(code: Path, event: Path) -> Analysis:
-    plan = build_plan(Target("local", code=code), memory="128,256,1769,3008", invocations=3, event=str(event),
+    plan = build_plan(Target("local", code=code), memory="128,256,1769,3008", invocations=4, event=str(event),
                       strategy="speed")
     execution = asyncio.run(execute(plan, LocalBackend(code)))
     return analyse(list(execution.samples), PricingCosts(), strategy="speed", memory_sizes=plan.memory_sizes)
 
 
 def shape_problems(result: Analysis) -> list[str]:
-    """What is wrong with the measured shape (empty when duration follows memory as on Lambda)."""
-    speed = {s.memory_mb: s.speed_ms or 0.0 for s in result.stats}
-    d128, d256, d1769, d3008 = (speed[m] for m in (128, 256, 1769, 3008))
+    """What is wrong with the measured shape (empty when duration follows memory as on Lambda).
+
+    The shape is judged on each size's fastest warm invocation: other processes on this shared machine can
+    only slow an invocation down, so the minimum is the least disturbed figure.
+    """
+    fastest = {s.memory_mb: s.warm_duration.min if s.warm_duration else 0.0 for s in result.stats}
+    d128, d256, d1769, d3008 = (fastest[m] for m in (128, 256, 1769, 3008))
     checks = {
-        "128 MB should take about twice as long as 256 MB": 1.5 < d128 / d256 < 2.7,
+        "128 MB should take about twice as long as 256 MB": 1.5 < d128 / d256 < 3.0,
         "256 MB should be several times slower than 1769 MB (6.9x the CPU)": d256 / d1769 > 3.5,
         "1769 MB and 3008 MB should be about equal (single-threaded)": 0.7 < d1769 / d3008 < 1.45,
         "the speed pick should be >= 1769 MB": result.archs[0].picks.get("speed", 0) >= 1769,
     }
-    return [f"{what} (trimmed means: {speed})" for what, ok in checks.items() if not ok]
+    return [f"{what} (fastest warm ms: {fastest})" for what, ok in checks.items() if not ok]
 
 
 def test_cpu_bound_duration_follows_memory_up_to_one_vcpu(go_build: GoBuilder) -> None:
