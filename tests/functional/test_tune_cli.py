@@ -119,6 +119,8 @@ def test_sleep_bound_function_is_flat_and_cost_picks_128(go_build: GoBuilder, tm
         (["--events", "EVENT"], "is not JSON"),
         (["--events", "WEIGHTED"], "needs both"),
         (["--target", "lambda:fn"], "--target 'lambda:fn' is not understood"),
+        (["--chart", "chart.jpg"], "unsupported file type"),
+        (["--code", "MISSING"], "does not exist"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(hello: Path, tmp_path: Path, args: list[str], words: str) -> None:
@@ -127,6 +129,8 @@ def test_bad_input_is_one_line_and_exit_2(hello: Path, tmp_path: Path, args: lis
     args = [str(tmp_path / "bad.json") if a == "EVENT" else a for a in args]
     args = [str(tmp_path / "weighted.json") if a == "WEIGHTED" else a for a in args]
     path = [] if "--target" in args else [str(hello)]
+    if args[0] == "--code":  # a code path that does not exist, caught before anything runs
+        path, args = [str(tmp_path / "missing")], []
     done = coldlab("tune", *path, *args)
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()

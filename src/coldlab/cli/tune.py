@@ -177,6 +177,12 @@ def command(
     if dry_run:
         _print_plan(plan, as_json)
         return
+    from coldlab.tune.chart import check_path
+
+    if chart_path is not None:
+        check_path(chart_path)
+    if csv_path is not None:
+        check_path(csv_path, "--csv", ())
     costs = PricingCosts(prices)  # load before running: a bad price file fails fast
     backend = make_backend(plan, parse_env_pairs(env_pairs), endpoint_url)
     if as_json:

@@ -11,11 +11,17 @@ from coldlab.tune.analysis import Analysis
 _COLOURS = {"x86_64": "#1f77b4", "arm64": "#d62728"}
 
 
-def write_chart(analysis: Analysis, path: Path, title: str = "coldlab tune") -> Path:
-    if path.suffix.lower() not in (".png", ".svg"):
-        raise UsageError(f"--chart {path}: unsupported file type", "give a path ending in .png or .svg")
+def check_path(path: Path, flag: str = "--chart", suffixes: tuple[str, ...] = (".png", ".svg")) -> None:
+    """Fail before a long run, not after it, when an output path cannot be written."""
+    if suffixes and path.suffix.lower() not in suffixes:
+        endings = " or ".join(suffixes)
+        raise UsageError(f"{flag} {path}: unsupported file type", f"give a path ending in {endings}")
     if not path.parent.is_dir():
-        raise UsageError(f"--chart {path}: directory {path.parent} does not exist", "create it first")
+        raise UsageError(f"{flag} {path}: directory {path.parent} does not exist", "create it first")
+
+
+def write_chart(analysis: Analysis, path: Path, title: str = "coldlab tune") -> Path:
+    check_path(path)
     import matplotlib
 
     matplotlib.use("Agg")  # no display needed

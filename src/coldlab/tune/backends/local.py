@@ -13,6 +13,7 @@ from typing import Any
 
 from coldlab.config import FunctionConfig
 from coldlab.platform import Environment, InvocationResult
+from coldlab.platform.code import load_code
 from coldlab.sandbox import Limits, select_host
 from coldlab.tune.backends import Progress, Sample, SizeWork, split_round_robin
 
@@ -46,6 +47,7 @@ class LocalBackend:
         self.environment = dict(environment or {})
 
     async def __aenter__(self) -> LocalBackend:
+        load_code(self.code).cleanup()  # a missing or unusable bootstrap fails before the first size starts
         return self
 
     async def __aexit__(
