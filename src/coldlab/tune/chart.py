@@ -27,6 +27,8 @@ def write_chart(analysis: Analysis, path: Path, title: str = "coldlab tune") -> 
     matplotlib.use("Agg")  # no display needed
     import matplotlib.pyplot as plt
 
+    plt.rcParams["svg.fonttype"] = "none"  # SVG text stays text (searchable, smaller)
+
     fig, ax = plt.subplots(figsize=(8, 5.5), dpi=110)
     try:
         for arch in analysis.archs:
