@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -28,7 +29,7 @@ def invoke_all(
             results = []
             for index, event in enumerate(events):
                 if index and pause_s:
-                    time.sleep(pause_s)  # blocking on purpose: nothing of coldlab runs meanwhile
+                    await asyncio.sleep(pause_s)  # the environment is frozen meanwhile
                 results.append(await env.invoke(event))
             return results
 

@@ -128,6 +128,7 @@ class Environment:
         self._initialized_once = False
         self._lines: list[str] = []
         self._lock = asyncio.Lock()
+        self._freeze_handle: asyncio.Handle | None = None
         self._log_stream = log_stream_name(config.version)
         self.runtime_api = ""
 
@@ -209,8 +210,27 @@ class Environment:
         self._exit_watch = asyncio.create_task(watch_exit())
         return started
 
+    def _schedule_freeze(self) -> None:
+        """Freeze once the caller has its answer (Lambda freezes after the response, not before it)."""
+        self._freeze_handle = asyncio.get_running_loop().call_soon(self._freeze_now)
+
+    def _freeze_now(self) -> None:
+        self._freeze_handle = None
+        if self._sandbox is not None:
+            self._sandbox.freeze()
+
+    def _thaw(self, sandbox: Sandbox) -> None:
+        if self._freeze_handle is not None:  # the next invoke came before the freeze ran: never frozen
+            self._freeze_handle.cancel()
+            self._freeze_handle = None
+        else:
+            sandbox.thaw()
+
     def _destroy(self) -> None:
         """Kill the sandbox and release it (after a crash, timeout, failed init, or at shutdown)."""
+        if self._freeze_handle is not None:
+            self._freeze_handle.cancel()
+            self._freeze_handle = None
         if self._sandbox is not None:
             self._sandbox.thaw()  # a frozen process group must run to die cleanly and flush its output
             self._sandbox.kill()
@@ -279,7 +299,7 @@ class Environment:
                 if failed is not None:
                     return failed
             else:
-                self._sandbox.thaw()
+                self._thaw(self._sandbox)
             invocation = self._invocation(attempt.request_id, payload, client_context, cognito_identity)
             return await self._run(attempt, invocation)
 
@@ -332,7 +352,7 @@ class Environment:
                 outcome = event.outcome
             elif isinstance(event, RuntimeReady) and outcome is not None and self._sandbox is not None:
                 ended = time.perf_counter()
-                self._sandbox.freeze()
+                self._schedule_freeze()
                 status = "success" if outcome.ok else "error"
                 return self._finish(attempt, outcome, status=status, ended=ended)
             elif isinstance(event, _Exited):
