@@ -49,6 +49,7 @@ def work_for(plan: Plan, memory_mb: int) -> SizeWork:
         cold=plan.cold_per_size,
         parallel=plan.parallel,
         timeout_s=plan.timeout_s,
+        first_event=plan.events[0],
     )
 
 

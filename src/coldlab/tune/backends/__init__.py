@@ -53,6 +53,11 @@ class SizeWork:
     cold: int  # cold invocations (fresh environments) wanted; at least 1
     parallel: int
     timeout_s: int
+    first_event: bytes = b"{}"  # the payload of cold invocations when there are no warm ones
+
+    def event(self, index: int) -> bytes:
+        """The payload for slot `index` (cycling through the warm schedule), for cold invocations."""
+        return self.events[index % len(self.events)] if self.events else self.first_event
 
 
 Progress = Callable[[Sample], None]

@@ -225,7 +225,6 @@ class AwsBackend:
 
     async def measure(self, work: SizeWork, progress: Progress) -> list[Sample]:
         samples: list[Sample] = []
-        first = work.events[0] if work.events else b"{}"
 
         def record(sample: Sample) -> None:
             samples.append(sample)
@@ -234,12 +233,11 @@ class AwsBackend:
         self._memory_changed = True
         await asyncio.to_thread(self._update, MemorySize=work.memory_mb)
         # A configuration change retires the old environments: the next invoke is cold.
-        record(await asyncio.to_thread(self._invoke, first, work.memory_mb, 0))
+        record(await asyncio.to_thread(self._invoke, work.event(0), work.memory_mb, 0))
         for n in range(1, work.cold):
             await asyncio.to_thread(self._force_fresh_environments)
             index = n % len(work.events) if work.events else 0
-            record(await asyncio.to_thread(self._invoke, work.events[index] if work.events else first,
-                                           work.memory_mb, index))
+            record(await asyncio.to_thread(self._invoke, work.event(index), work.memory_mb, index))
 
         async def lane(items: list[tuple[int, bytes]]) -> None:
             for index, payload in items:

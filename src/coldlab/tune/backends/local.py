@@ -66,7 +66,6 @@ class LocalBackend:
     async def measure(self, work: SizeWork, progress: Progress) -> list[Sample]:
         config = self._config(work)
         samples: list[Sample] = []
-        first = work.events[0] if work.events else b"{}"
 
         def record(result: InvocationResult, index: int) -> None:
             sample = sample_from(result, index)
@@ -76,7 +75,8 @@ class LocalBackend:
         async def lane(items: list[tuple[int, bytes]]) -> None:
             # One environment per lane: its first invoke is the cold one, the rest are warm.
             async with Environment(config) as env:
-                record(await env.invoke(items[0][1] if items else first), items[0][0] if items else 0)
+                index = items[0][0] if items else 0
+                record(await env.invoke(work.event(index)), index)
                 for index, payload in items:
                     record(await env.invoke(payload), index)
 
@@ -88,7 +88,7 @@ class LocalBackend:
         async def cold_only(n: int) -> None:
             async with gate, Environment(config) as env:
                 index = n % len(work.events) if work.events else 0
-                record(await env.invoke(work.events[index] if work.events else first), index)
+                record(await env.invoke(work.event(index)), index)
 
         await asyncio.gather(*(cold_only(n) for n in range(max(work.cold - len(lanes), 0))))
         return samples
