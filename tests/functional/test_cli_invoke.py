@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from support.runtime_scripts import GoBuilder
+from support.runtime_scripts import GoBuilder, write_script_bootstrap
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,9 +44,29 @@ def test_response_on_stdout_logs_on_stderr_cold_then_warm(hello: Path) -> None:
     assert all("\tMemory Size: 256 MB\t" in line for line in reports)
 
 
-def test_event_from_stdin_and_env_vars(hello: Path) -> None:
+def test_event_from_stdin(hello: Path) -> None:
     done = coldlab("invoke", str(hello), "--event", "-", stdin='{"name": "stdin"}')
     assert json.loads(done.stdout)["message"] == "hello, stdin"
+
+
+def test_env_flags_reach_the_function_beside_lambdas_variables(tmp_path: Path) -> None:
+    code = write_script_bootstrap(
+        tmp_path / "env-echo",
+        """
+        while True:
+            rid, headers, body = next_event()
+            respond(rid, json.dumps(dict(os.environ)).encode())
+        """,
+    )
+    done = coldlab("invoke", str(code), "--env", "MY_VAR=hello=there", "--memory", "512", "--function-name", "envy")
+    assert done.returncode == 0, done.stderr
+    env = json.loads(done.stdout)
+    assert env["MY_VAR"] == "hello=there"
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "envy"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "512"
+    assert env["AWS_LAMBDA_RUNTIME_API"].startswith("127.0.0.1:")
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/envy"
+    assert "AWS_EXECUTION_ENV" not in env
 
 
 def test_function_error_exits_non_zero(hello: Path) -> None:
