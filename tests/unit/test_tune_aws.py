@@ -110,6 +110,7 @@ def test_tunes_each_size_and_restores_the_original_memory() -> None:
         stub.assert_no_pending_responses()
     assert aws.restored
     assert execution.measured_arch == "arm64"
+    assert execution.archs == ("arm64",)  # --arch auto prices the function's own architecture
     assert len(execution.samples) == 6 == len(seen)
     cold = [s for s in execution.samples if s.cold]
     assert [(s.memory_mb, s.init_duration_ms, s.billed_duration_ms) for s in cold] == [

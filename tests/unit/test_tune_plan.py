@@ -51,6 +51,8 @@ def test_plan_counts_and_dry_run_view(tmp_path: Path) -> None:
     # Parallel lanes each start cold, so --parallel 4 means at least 4 cold invocations.
     assert build_plan(LOCAL, memory="128", invocations=10, parallel=4).cold_per_size == 4
     assert build_plan(LOCAL, memory="128", invocations=2, parallel=4).cold_per_size == 2
+    auto = build_plan(LOCAL, memory="128", invocations=1, trim=0.1)
+    assert auto.archs == () and auto.trim == 0.1  # auto: priced on the architecture measured on
 
 
 def test_event_file_that_is_not_json_is_an_event_error(tmp_path: Path) -> None:
@@ -106,6 +108,7 @@ def test_weighted_events_need_one_slot_each() -> None:
         {"invocations": -1},
         {"arch": "mips"},
         {"cold_share": 2.0},
+        {"trim": 0.5},
     ],
 )
 def test_other_bad_input(kwargs: dict[str, object]) -> None:

@@ -68,7 +68,7 @@ def run_fake(tmp_path: Path) -> tuple[Any, Any, FakeBackend, Recorder]:
                       arch="both", strategy="speed")
     backend, recorder = FakeBackend(), Recorder()
     execution = asyncio.run(execute(plan, backend, recorder))
-    analysis = analyse(list(execution.samples), PricingCosts(), archs=plan.archs, strategy="speed",
+    analysis = analyse(list(execution.samples), PricingCosts(), archs=execution.archs, strategy="speed",
                        memory_sizes=plan.memory_sizes, notes=execution.notes)
     return execution, analysis, backend, recorder
 

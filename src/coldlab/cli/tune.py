@@ -122,8 +122,10 @@ def _print_human(execution: Execution, analysis: Analysis, notes: list[str]) -> 
               show_default=True)
 @click.option("--weight", type=float, default=0.5, show_default=True,
               help="balanced: 0 = speed only, 1 = cost only")
-@click.option("--arch", type=click.Choice(["x86_64", "arm64", "both"]), default="x86_64", show_default=True,
-              help="Architecture(s) to price")
+@click.option("--arch", type=click.Choice(["auto", "x86_64", "arm64", "both"]), default="auto",
+              show_default=True, help="Architectures to price (auto: this machine's or the AWS function's)")
+@click.option("--trim", type=float, default=0.2, show_default=True,
+              help="Share cut from each end for the trimmed mean (0-0.4)")
 @click.option("--cold", type=click.IntRange(min=0), default=0, show_default=True,
               help="Fresh environments (cold invocations) per memory size")
 @click.option("--cold-share", type=float, default=DEFAULT_COLD_SHARE, show_default=True,
@@ -150,6 +152,7 @@ def command(
     strategy: str,
     weight: float,
     arch: str,
+    trim: float,
     cold: int,
     cold_share: float,
     timeout_s: int,
@@ -173,6 +176,7 @@ def command(
         parse_target(target, None if path is None else str(path)),
         memory=memory, invocations=invocations, event=event, events=events, parallel=parallel, cold=cold,
         arch=arch, strategy=strategy, weight=weight, timeout_s=timeout_s, cold_share=cold_share,
+        trim=trim,
     )
     if dry_run:
         _print_plan(plan, as_json)
@@ -191,7 +195,7 @@ def command(
         with ProgressBars() as bars:
             execution = asyncio.run(execute(plan, backend, bars))
     analysis = analyse(
-        list(execution.samples), costs, archs=plan.archs, strategy=plan.strategy, weight=plan.weight,
+        list(execution.samples), costs, archs=execution.archs, strategy=plan.strategy, weight=plan.weight,
         cold_share=plan.cold_share, trim=plan.trim, memory_sizes=plan.memory_sizes, notes=execution.notes,
     )
     doc = document(execution, analysis, costs.describe())

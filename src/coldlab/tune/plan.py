@@ -50,7 +50,7 @@ class Plan:
     event_labels: tuple[str, ...]  # where each distinct payload came from, for the report
     parallel: int
     cold: int  # fresh environments per memory size (each gives one cold invocation)
-    archs: tuple[str, ...]
+    archs: tuple[str, ...]  # empty: the architecture the durations are measured on
     strategy: str
     weight: float
     trim: float = DEFAULT_TRIM
@@ -75,7 +75,7 @@ class Plan:
             "total_invocations": self.total_invocations,
             "parallel": self.parallel,
             "events": list(self.event_labels),
-            "architectures": list(self.archs),
+            "architectures": list(self.archs) or "auto (the one measured on)",
             "strategy": self.strategy,
             "balanced_weight": self.weight,
             "trimmed_mean_discard": self.trim,
@@ -123,10 +123,12 @@ def parse_target(text: str | None, path: str | None) -> Target:
 
 
 def parse_archs(text: str) -> tuple[str, ...]:
+    if text == "auto":
+        return ()
     if text == "both":
         return ARCHITECTURES
     if text not in ARCHITECTURES:
-        raise UsageError(f"--arch {text!r} is not supported", "use x86_64, arm64 or both")
+        raise UsageError(f"--arch {text!r} is not supported", "use auto, x86_64, arm64 or both")
     return (text,)
 
 
@@ -215,11 +217,12 @@ def build_plan(
     events: Path | None = None,
     parallel: int = 1,
     cold: int = 0,
-    arch: str = "x86_64",
+    arch: str = "auto",
     strategy: str = "cost",
     weight: float = 0.5,
     timeout_s: int = 30,
     cold_share: float = DEFAULT_COLD_SHARE,
+    trim: float = DEFAULT_TRIM,
 ) -> Plan:
     """Validate every input and fix the plan; raises UsageError/EventError on bad input."""
     sizes = parse_memory(memory)
@@ -233,6 +236,8 @@ def build_plan(
         raise UsageError(f"--strategy {strategy!r} is unknown", "use cost, speed or balanced")
     if not 0.0 <= weight <= 1.0:
         raise UsageError(f"--weight {weight} is out of range", "use 0 (speed) to 1 (cost)")
+    if not 0.0 <= trim <= 0.4:
+        raise UsageError(f"--trim {trim} is out of range", "use 0 to 0.4 (share cut from each end)")
     if not 0.0 <= cold_share <= 1.0:
         raise UsageError(f"--cold-share {cold_share} is out of range", "use a fraction from 0 to 1")
     if event is not None and events is not None:
@@ -258,4 +263,5 @@ def build_plan(
         weight=weight,
         cold_share=cold_share,
         timeout_s=timeout_s,
+        trim=trim,
     )

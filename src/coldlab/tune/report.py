@@ -99,9 +99,10 @@ def _errors(stats: SizeStats) -> str:
 
 
 def table(analysis: Analysis) -> Table:
-    """One row per memory size: warm latency percentiles, cold start, errors, cost per arch, marks."""
+    """One row per memory size: warm latency percentiles, cold start, peak memory, errors, cost per arch,
+    and the pick, knee and Pareto front marked."""
     out = Table(title=f"coldlab tune — strategy: {analysis.strategy}", title_justify="left")
-    for name in ("MB", "p50 ms", "p90 ms", "p99 ms", "trimmed", "billed", "init ms", "errors"):
+    for name in ("MB", "p50 ms", "p90 ms", "p99 ms", "trimmed", "billed", "init ms", "max mem", "errors"):
         out.add_column(name, justify="right" if name != "errors" else "left", no_wrap=True)
     for arch in analysis.archs:
         out.add_column(f"$/1M {arch.arch}", justify="right", no_wrap=True)
@@ -116,6 +117,7 @@ def table(analysis: Analysis) -> Table:
             _r(warm.trimmed_mean if warm else None, 2),
             _r(stats.warm_billed.trimmed_mean if stats.warm_billed else None, 1),
             _r(init.mean if init else None, 1),
+            f"{stats.max_memory_used_mb} MB" if stats.max_memory_used_mb else "",
             _errors(stats),
         ]
         for arch in analysis.archs:

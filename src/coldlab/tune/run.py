@@ -36,6 +36,11 @@ class Execution:
     measured_arch: str
     notes: tuple[str, ...] = field(default_factory=tuple)
 
+    @property
+    def archs(self) -> tuple[str, ...]:
+        """The architectures to price: as asked, or the one the durations were measured on."""
+        return self.plan.archs or (self.measured_arch,)
+
 
 def machine_arch() -> str:
     machine = platform.machine().lower()
