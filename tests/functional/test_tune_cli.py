@@ -91,6 +91,7 @@ def test_a_function_that_always_fails_is_reported_per_size(hello: Path, tmp_path
         (128, 3, 3), (256, 3, 3)]
     assert doc["analysis"]["sizes"][0]["error_types"] == {"errorString": 3}
     assert doc["analysis"]["sizes"][0]["warm_duration_ms"] is None
+    assert doc["analysis"]["sizes"][0]["init_duration_ms"]["count"] == 1  # init ran before the handler failed
     assert doc["recommendation"]["x86_64"].startswith("No recommendation")
     human = coldlab("tune", str(hello), "--memory", "128", "-n", "1", "--event", str(event))
     assert "2/2" in human.stdout and "errorString" in human.stdout

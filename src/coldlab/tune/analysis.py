@@ -125,8 +125,10 @@ def size_stats(memory_mb: int, samples: list[Sample], trim: float) -> SizeStats:
         warm_billed=distribution([float(s.billed_duration_ms) for s in warm], trim),
         cold_count=len([s for s in samples if s.cold]),
         cold_duration=distribution([s.duration_ms for s in cold], trim),
-        init_duration=distribution([s.init_duration_ms for s in cold if s.init_duration_ms is not None],
-                                   trim),
+        # Init ran (and is billed) even when the handler then failed, so every cold sample's init counts.
+        init_duration=distribution(
+            [s.init_duration_ms for s in samples if s.cold and s.init_duration_ms is not None], trim
+        ),
         max_memory_used_mb=max((s.max_memory_used_mb for s in samples), default=0),
     )
 
