@@ -77,6 +77,7 @@ def main() -> None:
         print(f"plan: {len(plan.memory_sizes)} sizes x ({plan.invocations} warm + {plan.cold_per_size} cold) "
               f"= {plan.total_invocations} invocations per run")
         walls: list[float] = []
+        largest: list[float] = []
         for run in range(args.runs):
             clock = SizeClock()
             started = time.perf_counter()
@@ -84,6 +85,7 @@ def main() -> None:
             analysis = analyse(list(execution.samples), PricingCosts(), memory_sizes=plan.memory_sizes)
             wall = time.perf_counter() - started
             walls.append(wall)
+            largest.append(clock.took[plan.memory_sizes[-1]])
             sizes = "  ".join(f"{m}:{clock.took[m]:.2f}s" for m in plan.memory_sizes)
             errors = sum(s.errors for s in analysis.stats)
             print(f"run {run + 1}: wall {wall:6.2f} s  (per size: {sizes})  errors={errors}")
@@ -95,6 +97,10 @@ def main() -> None:
               f"ratio tune/baseline = {median / base:.2f}")
         print(f"per invocation: {median / plan.total_invocations * 1000:.2f} ms (tune), "
               f"{base / plan.total_invocations * 1000:.2f} ms (baseline)")
+        per_size = base / len(plan.memory_sizes)
+        top = statistics.median(largest)
+        print(f"tuner overhead at {plan.memory_sizes[-1]} MB (the baseline's quota): {top:.3f} s per size "
+              f"vs baseline {per_size:.3f} s, ratio {top / per_size:.2f}")
         started = time.perf_counter()
         cli = subprocess.run(
             [sys.executable, "-m", "coldlab", "tune", str(code_dir), "--memory", args.memory,
