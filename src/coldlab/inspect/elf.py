@@ -10,6 +10,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 from elftools.elf.elffile import ELFFile
 
 from coldlab.inspect.errors import BinaryError, corrupt
@@ -44,13 +46,47 @@ class Segment:
     flags: int
 
 
+STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_TLS = 0, 1, 2, 6
+
+
 @dataclass(frozen=True)
-class Symbol:
-    name: str
-    value: int
-    size: int
-    kind: str  # STT_FUNC, STT_OBJECT, ...
-    section_index: int
+class SymbolTable:
+    """ELF symbols as parallel arrays (a Go binary has 100k+ of them; Python objects would be slow)."""
+
+    name_off: npt.NDArray[np.int64]
+    kind: npt.NDArray[np.int64]  # STT_*
+    value: npt.NDArray[np.int64]
+    size: npt.NDArray[np.int64]
+    strtab: bytes
+
+    @classmethod
+    def empty(cls) -> SymbolTable:
+        z = np.zeros(0, dtype=np.int64)
+        return cls(z, z, z, z, b"")
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def name(self, i: int) -> str:
+        off = int(self.name_off[i])
+        stop = self.strtab.find(b"\0", off)
+        return self.strtab[off : stop if stop >= 0 else len(self.strtab)].decode("utf-8", "replace")
+
+    def select(self, lo: int, hi: int, kinds: tuple[int, ...]) -> npt.NDArray[np.int64]:
+        """Indices of sized symbols of the given kinds with a value in [lo, hi)."""
+        mask = (self.size > 0) & (self.value >= lo) & (self.value < hi) & np.isin(self.kind, kinds)
+        return np.flatnonzero(mask)
+
+    def lookup(self, name: str) -> int | None:
+        """Value of the first symbol called `name` (a linear scan of the string table: rare use only)."""
+        needle = b"\0" + name.encode() + b"\0"
+        pos = self.strtab.find(needle)
+        while pos >= 0:
+            hits = np.flatnonzero(self.name_off == pos + 1)
+            if len(hits):
+                return int(self.value[hits[0]])
+            pos = self.strtab.find(needle, pos + 1)
+        return None
 
 
 class ElfImage:
@@ -145,31 +181,34 @@ class ElfImage:
         value: int = struct.unpack(fmt, self.read_va(va, self.ptr_size))[0]
         return value
 
-    def symbols(self) -> list[Symbol]:
-        """The static symbol table (.symtab), empty when stripped (parsed directly: faster)."""
+    def symbols(self) -> SymbolTable:
+        """The static symbol table (.symtab); empty when stripped. Names are decoded on demand."""
         symtab = self.section(".symtab")
         strtab = self.section(".strtab")
-        if symtab is None or strtab is None or self.ptr_size != 8:
-            return []
-        raw = self.section_bytes(symtab)
-        names = self.data[strtab.offset : strtab.end]
-        end = "<" if self.little_endian else ">"
-        kinds = {
-            0: "STT_NOTYPE",
-            1: "STT_OBJECT",
-            2: "STT_FUNC",
-            3: "STT_SECTION",
-            4: "STT_FILE",
-            6: "STT_TLS",
-        }
-        out = []
-        for name_off, info, _other, shndx, value, size in struct.iter_unpack(
-            end + "IBBHQQ", raw[: len(raw) // 24 * 24]
-        ):
-            stop = names.find(b"\0", name_off)
-            name = names[name_off : stop if stop >= 0 else len(names)].decode("utf-8", "replace")
-            out.append(Symbol(name, value, size, kinds.get(info & 0xF, "STT_OTHER"), shndx))
-        return out
+        if symtab is None or strtab is None or self.ptr_size != 8 or symtab.size < 24:
+            return SymbolTable.empty()
+        count = symtab.size // 24
+        if symtab.offset + count * 24 > self.size or strtab.end > self.size:
+            return SymbolTable.empty()
+        order = "<" if self.little_endian else ">"
+        dtype = np.dtype(
+            [
+                ("name", order + "u4"),
+                ("info", "u1"),
+                ("other", "u1"),
+                ("shndx", order + "u2"),
+                ("value", order + "u8"),
+                ("size", order + "u8"),
+            ]
+        )
+        raw = np.frombuffer(self.data, dtype=dtype, count=count, offset=symtab.offset)
+        return SymbolTable(
+            raw["name"].astype(np.int64),
+            (raw["info"] & 0xF).astype(np.int64),
+            raw["value"].astype(np.int64),
+            raw["size"].astype(np.int64),
+            self.data[strtab.offset : strtab.end],
+        )
 
 
 def _check_magic(path: Path, data: bytes) -> None:

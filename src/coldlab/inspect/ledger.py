@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from coldlab.inspect.elf import ElfImage, Section, Symbol
+from coldlab.inspect.elf import STT_FUNC, STT_NOTYPE, STT_OBJECT, STT_TLS, ElfImage, Section, SymbolTable
 from coldlab.inspect.names import CGO, data_package
 from coldlab.inspect.pclntab import Pclntab
 
@@ -158,7 +158,7 @@ class LedgerInput:
     pcln: Pclntab
     text_base: int
     packages: Sequence[str]  # package of each pclntab function
-    symbols: Sequence[Symbol]
+    symbols: SymbolTable
     types: tuple[int, int] | None  # moduledata types..etypes (VAs), for stripped binaries
 
 
@@ -248,14 +248,10 @@ def _charge_text(b: _Builder, inp: LedgerInput, pkg: tuple[I64, list[str]], regi
     ends = [f_start + code, f_start + pcln.span]
     owners = [code_owner, np.full(len(code), pad_owner, dtype=np.int64)]
     # bytes the pclntab does not describe (C code under external linking): the symbol table can name them
-    syms = [
-        s
-        for s in inp.symbols
-        if s.kind == "STT_FUNC" and s.size and sec.addr <= s.value < sec.addr + sec.size
-    ]
-    if syms:
-        starts.append(np.array([s.value + to_file for s in syms], dtype=np.int64))
-        ends.append(np.array([s.value + s.size + to_file for s in syms], dtype=np.int64))
+    syms = inp.symbols.select(sec.addr, sec.addr + sec.size, (STT_FUNC,))
+    if len(syms):
+        starts.append(inp.symbols.value[syms] + to_file)
+        ends.append(inp.symbols.value[syms] + inp.symbols.size[syms] + to_file)
         owners.append(np.full(len(syms), b.owners.id(sec.name, CODE, CGO), dtype=np.int64))
     claims = (np.concatenate(starts), np.concatenate(ends), np.concatenate(owners))
     b.partition((region.start, region.end), claims, b.owners.id(sec.name, UNATTRIBUTED))
@@ -313,15 +309,20 @@ def _charge_data(b: _Builder, inp: LedgerInput, region: _Region, kind: str) -> N
         return
     to_file = sec.offset - sec.addr
     lo, hi = sec.addr, sec.addr + sec.size
-    syms = [
-        s
-        for s in inp.symbols
-        if s.size and lo <= s.value < hi and s.kind in ("STT_OBJECT", "STT_NOTYPE", "STT_TLS")
-    ]
-    starts = np.array([s.value + to_file for s in syms], dtype=np.int64)
-    ends = np.array([s.value + s.size + to_file for s in syms], dtype=np.int64)
-    owners = np.array([b.owners.id(name, kind, data_package(s.name)) for s in syms], dtype=np.int64)
-    if not syms and inp.types is not None and kind == RODATA:
+    table = inp.symbols
+    syms = table.select(lo, hi, (STT_OBJECT, STT_NOTYPE, STT_TLS))
+    starts = table.value[syms] + to_file
+    ends = table.value[syms] + table.size[syms] + to_file
+    cache: dict[str, int] = {}
+    owners = np.fromiter(
+        (
+            cache.setdefault(pkg, b.owners.id(name, kind, pkg))
+            for pkg in map(data_package, map(table.name, syms))
+        ),
+        dtype=np.int64,
+        count=len(syms),
+    )
+    if not len(syms) and inp.types is not None and kind == RODATA:
         # stripped: moduledata's types..etypes range still tells type descriptors apart from other rodata
         t0, t1 = inp.types
         if lo <= t0 < hi:

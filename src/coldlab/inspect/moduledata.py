@@ -48,11 +48,11 @@ def read_moduledata(image: ElfImage, pcln: Pclntab, go_minor: int) -> ModuleData
         types = _types(image, va, go_minor)
         tasks = _init_tasks(image, va, go_minor, text, etext)
         return ModuleData(va, text, etext, types, tasks, "moduledata")
-    symbols = {s.name: s.value for s in image.symbols() if s.name in ("runtime.text", "runtime.etext")}
-    if "runtime.text" in symbols:
-        return ModuleData(
-            None, symbols["runtime.text"], symbols.get("runtime.etext", 0), None, None, "runtime.text symbol"
-        )
+    table = image.symbols()
+    text_sym = table.lookup("runtime.text")
+    if text_sym is not None:
+        etext = table.lookup("runtime.etext") or 0
+        return ModuleData(None, text_sym, etext, None, None, "runtime.text symbol")
     sec = image.section(".text")
     start = sec.addr if sec is not None else 0
     return ModuleData(
