@@ -163,3 +163,16 @@ def test_aws_unreachable_endpoint_is_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("coldlab: error: cannot reach the AWS Lambda endpoint")
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_weighted_events_split_the_invocations(hello: Path, tmp_path: Path) -> None:
+    weighted = tmp_path / "weighted.json"
+    weighted.write_text(json.dumps([{"payload": {"name": "a"}, "weight": 3}, {"payload": {"fail": True}, "weight": 1}]))
+    done = coldlab("tune", str(hello), "--memory", "128,256", "-n", "4", "--events", str(weighted), "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert len(doc["plan"]["events"]) == 2
+    for size in doc["analysis"]["sizes"]:
+        assert (size["invocations"], size["errors"]) == (5, 1)  # 3 of 4 warm slots succeed, 1 fails; cold ok
+    # A payload that fails at every size does not rule every size out.
+    assert doc["analysis"]["architectures"][0]["eligible_mb"] == [128, 256]
