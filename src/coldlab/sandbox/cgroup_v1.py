@@ -36,6 +36,7 @@ from coldlab.sandbox.spawning import (
 REQUIRED = ("cpu", "memory", "freezer")
 OPTIONAL = ("cpuacct", "pids")
 FREEZE_TIMEOUT_S = 5.0
+OOM_POLL_S = 0.05
 MB = 1024 * 1024
 
 
@@ -70,6 +71,7 @@ class CgroupV1Sandbox:
         self.oom_killed = False
         self._oom_fd: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._poll: asyncio.TimerHandle | None = None
 
     @property
     def process(self) -> asyncio.subprocess.Process:
@@ -113,6 +115,10 @@ class CgroupV1Sandbox:
     # --- OOM: Lambda kills the whole environment, the kernel only its largest task ------------------------
 
     def watch_oom(self, loop: asyncio.AbstractEventLoop) -> None:
+        """React to the memcg OOM killer: an eventfd where the kernel notifies, and a 50 ms poll of the
+        oom_kill counter because it does not notify for every kill (measured: about half are missed)."""
+        self._loop = loop
+        self._poll = loop.call_later(OOM_POLL_S, self._poll_oom)
         control = self._dirs["memory"] / "memory.oom_control"
         event_control = self._dirs["memory"] / "cgroup.event_control"
         try:
@@ -127,18 +133,31 @@ class CgroupV1Sandbox:
             return
         finally:
             os.close(ofd)
-        self._oom_fd, self._loop = efd, loop
+        self._oom_fd = efd
         loop.add_reader(efd, self._on_oom)
 
+    def _poll_oom(self) -> None:
+        if self._closed or self._loop is None:
+            return
+        self._on_oom()
+        if not self._closed:
+            self._poll = self._loop.call_later(OOM_POLL_S, self._poll_oom)
+
     def _on_oom(self) -> None:
-        with contextlib.suppress(OSError):
-            os.eventfd_read(self._oom_fd)  # type: ignore[arg-type]
+        if self._oom_fd is not None:
+            with contextlib.suppress(OSError):
+                os.eventfd_read(self._oom_fd)
+        if self.oom_killed or self._closed:
+            return
         if cgroupfs.keyed(self._dirs["memory"] / "memory.oom_control").get("oom_kill", 0) > 0:
             self.oom_killed = True
             self.peak_memory_bytes()
             self.kill()
 
     def _stop_oom_watch(self) -> None:
+        if self._poll is not None:
+            self._poll.cancel()
+            self._poll = None
         if self._oom_fd is not None:
             if self._loop is not None and not self._loop.is_closed():
                 self._loop.remove_reader(self._oom_fd)
