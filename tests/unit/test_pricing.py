@@ -37,9 +37,9 @@ def test_bundled_table_is_dated_and_sourced(prices: PriceTable) -> None:
 
 def test_invocation_cost_128mb_100ms(prices: PriceTable) -> None:
     # 0.2e-6 + 0.125 GB * 0.1 s * 16.6667e-6
-    assert lambda_invocation_cost(prices, memory_mb=128, billed_duration_ms=100, arch="x86_64") == pytest.approx(
-        4.0833375e-7, rel=1e-12
-    )
+    assert lambda_invocation_cost(
+        prices, memory_mb=128, billed_duration_ms=100, arch="x86_64"
+    ) == pytest.approx(4.0833375e-7, rel=1e-12)
 
 
 def test_invocation_cost_rounds_up_to_1ms(prices: PriceTable) -> None:
@@ -53,7 +53,9 @@ def test_invocation_cost_rounds_up_to_1ms(prices: PriceTable) -> None:
 
 def test_invocation_cost_bills_init_on_arm64(prices: PriceTable) -> None:
     # 50 ms + INIT 49.2 ms -> 50 ms: 100 ms at 0.5 GB * 13.3334e-6
-    cost = lambda_invocation_cost(prices, memory_mb=512, billed_duration_ms=50, arch="arm64", init_billed_ms=49.2)
+    cost = lambda_invocation_cost(
+        prices, memory_mb=512, billed_duration_ms=50, arch="arm64", init_billed_ms=49.2
+    )
     assert cost == pytest.approx(2e-7 + 0.5 * 0.1 * 0.0000133334, rel=1e-12)
 
 
@@ -98,11 +100,13 @@ def test_pc_break_even_is_60_percent(prices: PriceTable) -> None:
 
 def test_cloud_run_idle_min_instance_month(prices: PriceTable) -> None:
     month = 30 * 86400
-    idle = cloud_run_cost(prices, vcpu=1, memory_gib=0.5, requests=0, active_instance_seconds=0,
-                          idle_min_instance_seconds=month)
+    idle = cloud_run_cost(
+        prices, vcpu=1, memory_gib=0.5, requests=0, active_instance_seconds=0, idle_min_instance_seconds=month
+    )
     assert idle.total == pytest.approx(9.72)
-    inst = cloud_run_cost(prices, vcpu=1, memory_gib=0.5, requests=1e6, active_instance_seconds=month,
-                          billing="instance")
+    inst = cloud_run_cost(
+        prices, vcpu=1, memory_gib=0.5, requests=1e6, active_instance_seconds=month, billing="instance"
+    )
     assert inst.total == pytest.approx(49.248)  # no request fee under instance billing
 
 
@@ -115,7 +119,9 @@ def test_cloud_run_request_billing_and_100ms_rounding(prices: PriceTable) -> Non
 
 
 def test_user_price_file(tmp_path: Path, prices: PriceTable) -> None:
-    bundled = json.loads(Path(__file__).parents[2].joinpath("src/coldlab/data/prices-2026-11-26.json").read_text())
+    bundled = json.loads(
+        Path(__file__).parents[2].joinpath("src/coldlab/data/prices-2026-11-26.json").read_text()
+    )
     bundled["lambda"]["request"] = 0.0000003
     bundled["date"] = "2030-01-01"
     own = tmp_path / "own.json"
@@ -128,7 +134,7 @@ def test_user_price_file(tmp_path: Path, prices: PriceTable) -> None:
 
 def test_bad_price_files_name_the_problem(tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
-    broken.write_text("{\n  \"date\": oops\n}")
+    broken.write_text('{\n  "date": oops\n}')
     with pytest.raises(UsageError, match=r"broken.json:2:.*not JSON"):
         load_prices(broken)
     missing = tmp_path / "missing.json"

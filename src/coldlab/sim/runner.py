@@ -1,0 +1,124 @@
+"""Run many functions: one job per function, seeded per function (so results do not depend on which process
+ran which job), in a 2-process pool for multi-function traces, merged in job order."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from coldlab.sim.cloudrun import CloudRunKernel, CloudRunModel
+from coldlab.sim.dists import Dist
+from coldlab.sim.fastpath import FastPathUnavailable, LambdaFastPath, fast_path_possible
+from coldlab.sim.lambda_des import LambdaKernel, LambdaModel
+from coldlab.sim.metrics import FunctionResult, IntArray, RunTotals, Timeline
+from coldlab.sim.policies import PolicySpec
+from coldlab.sim.traces import InvocationFile, MinuteCounts, Synthetic
+
+Source = Synthetic | MinuteCounts | InvocationFile
+
+
+@dataclass(frozen=True)
+class FunctionJob:
+    index: int
+    name: str
+    app: str
+    memory_mb: float | None  # None: the run's --memory
+    source: Source
+    horizon_s: float | None  # None: until the last request ends
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    platform: str = "lambda"  # or "cloudrun"
+    lam: LambdaModel = field(default_factory=LambdaModel)
+    run: CloudRunModel = field(default_factory=CloudRunModel)
+    policy: PolicySpec = field(default_factory=PolicySpec)
+    cold: Dist | None = None  # cold-start penalty (s); None: no penalty
+    seed: int = 1
+    bin_s: float = 60.0
+    fast: bool = True
+
+
+Outcome = tuple[FunctionResult, IntArray, Timeline]
+
+
+def _rngs(seed: int, index: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
+    streams = np.random.SeedSequence([seed, index]).spawn(3)
+    return (
+        np.random.default_rng(streams[0]),
+        np.random.default_rng(streams[1]),
+        np.random.default_rng(streams[2]),
+    )
+
+
+def simulate_function(job: FunctionJob, cfg: RunConfig) -> Outcome:
+    """One function from its own seeded streams: arrivals+service, cold penalties, policy draws."""
+    if cfg.platform == "cloudrun":
+        return _run_model(job, cfg, "cloudrun")
+    model = cfg.lam if job.memory_mb is None else replace(cfg.lam, memory_mb=job.memory_mb)
+    cfg = replace(cfg, lam=model)
+    if cfg.fast and fast_path_possible(model, cfg.policy.build()):
+        try:
+            return _run_model(job, cfg, "fast")
+        except FastPathUnavailable:
+            pass  # exactness first: rerun the same seeded streams in the event kernel
+    return _run_model(job, cfg, "kernel")
+
+
+def _run_model(job: FunctionJob, cfg: RunConfig, kind: str) -> Outcome:
+    arrivals_rng, penalty_rng, policy_rng = _rngs(cfg.seed, job.index)
+    sim: LambdaFastPath | LambdaKernel | CloudRunKernel
+    cold_mean = cfg.cold.mean() if cfg.cold is not None else 0.0
+    if kind == "cloudrun":
+        run = cfg.run if job.memory_mb is None else replace(cfg.run, memory_mb=job.memory_mb)
+        sim = CloudRunKernel(run, name=job.name, app=job.app, bin_s=cfg.bin_s, penalty_mean=cold_mean)
+    elif kind == "fast":
+        sim = LambdaFastPath(cfg.lam, cfg.policy.build(), name=job.name, app=job.app, bin_s=cfg.bin_s)
+    else:
+        sim = LambdaKernel(
+            cfg.lam, cfg.policy.build(), policy_rng, name=job.name, app=job.app, bin_s=cfg.bin_s
+        )
+    last = 0.0
+    for arrivals, service in job.source.chunks(arrivals_rng):
+        penalty = (
+            cfg.cold.sample(penalty_rng, len(arrivals)) if cfg.cold is not None else np.zeros(len(arrivals))
+        )
+        sim.feed(arrivals, service, penalty)
+        last = float(arrivals[-1])
+    horizon = job.horizon_s if job.horizon_s is not None else last
+    return sim.finish(horizon)
+
+
+def _worker(args: tuple[FunctionJob, RunConfig]) -> Outcome:
+    return simulate_function(*args)
+
+
+def run_jobs(
+    jobs: Iterable[FunctionJob],
+    cfg: RunConfig,
+    *,
+    workers: int = 2,
+    progress: Callable[[FunctionResult], None] | None = None,
+) -> RunTotals:
+    """Simulate every job; results merge in job order, so the totals do not depend on `workers`."""
+    totals = RunTotals()
+    outcomes: Iterator[Outcome]
+    pairs = ((job, cfg) for job in jobs)
+    if workers <= 1:
+        outcomes = (_worker(pair) for pair in pairs)
+        for result, latency, timeline in outcomes:
+            totals.add(result, latency, timeline)
+            if progress:
+                progress(result)
+        return totals
+    ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    with ctx.Pool(workers) as pool:
+        for result, latency, timeline in pool.imap(_worker, pairs, chunksize=4):
+            totals.add(result, latency, timeline)
+            if progress:
+                progress(result)
+    return totals

@@ -1,0 +1,374 @@
+"""Where arrivals come from: synthetic patterns, the Azure Functions 2019 per-minute trace, and a
+per-invocation CSV. Every source yields (arrival times s, service times s) in chunks, so large inputs stream.
+
+A source is a small picklable recipe; `chunks(rng)` regenerates the same arrivals for the same seed, which
+is how a function can be re-run by the event kernel if the fast path declines it.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from coldlab.errors import UsageError
+from coldlab.sim.dists import Dist, FloatArray, Piecewise
+
+CHUNK = 500_000  # arrivals per chunk handed to a model
+PATTERNS = ("steady", "bursty", "diurnal", "spike", "cron")
+PLACEMENTS = ("uniform", "poisson", "equidistant")
+DAY_S = 86400.0
+
+
+@dataclass(frozen=True)
+class Synthetic:
+    """`rate` is the mean arrival rate (req/s) over the horizon for every pattern.
+
+    steady: Poisson. bursty: on/off (on ~ exp 60 s at 5x rate, off ~ exp 240 s silent). diurnal: rate
+    (0.5 + 0.5*(1 - cos(2 pi t / day))) * rate, i.e. half of it a constant baseline. spike: steady plus
+    `spike_factor` x rate for 60 s in the middle of the horizon. cron: exactly every 1/rate seconds.
+    """
+
+    pattern: str
+    rate: float
+    horizon_s: float
+    duration: Dist
+    spike_factor: float = 20.0
+
+    def chunks(self, rng: np.random.Generator) -> Iterator[tuple[FloatArray, FloatArray]]:
+        if self.pattern == "cron":
+            period = 1.0 / self.rate
+            total = int(math.floor(self.horizon_s / period + 1e-9))
+            for lo in range(0, total, CHUNK):
+                arrivals = np.arange(lo, min(total, lo + CHUNK)) * period
+                yield arrivals, self.duration.sample(rng, len(arrivals))
+            return
+        block = max(1.0, min(self.horizon_s, CHUNK / max(self.rate * self._peak(), 1e-9)))
+        t0 = 0.0
+        on_state = [True, 0.0]  # bursty: current state and when it ends
+        while t0 < self.horizon_s:
+            t1 = min(self.horizon_s, t0 + block)
+            arrivals = self._block(rng, t0, t1, on_state)
+            if len(arrivals):
+                yield arrivals, self.duration.sample(rng, len(arrivals))
+            t0 = t1
+
+    def _peak(self) -> float:
+        return {"steady": 1.0, "bursty": 5.0, "diurnal": 1.0, "spike": self.spike_factor}.get(
+            self.pattern, 1.0
+        )
+
+    def _poisson(self, rng: np.random.Generator, rate: float, t0: float, t1: float) -> FloatArray:
+        count = rng.poisson(rate * (t1 - t0))
+        return np.sort(rng.uniform(t0, t1, count))
+
+    def _block(
+        self, rng: np.random.Generator, t0: float, t1: float, on_state: list[float | bool]
+    ) -> FloatArray:
+        if self.pattern == "steady":
+            return self._poisson(rng, self.rate, t0, t1)
+        if self.pattern == "diurnal":
+            candidates = self._poisson(rng, self.rate * 1.5, t0, t1)  # thinning from the peak rate
+            level = 0.5 + 0.5 * (1 - np.cos(2 * np.pi * candidates / DAY_S))
+            keep = rng.random(len(candidates)) * 1.5 < level
+            return candidates[keep]
+        if self.pattern == "spike":
+            base = self._poisson(rng, self.rate, t0, t1)
+            s0 = self.horizon_s / 2
+            lo, hi = max(t0, s0), min(t1, s0 + 60.0)
+            if hi > lo:
+                extra = self._poisson(rng, self.rate * self.spike_factor, lo, hi)
+                return np.sort(np.concatenate([base, extra]))
+            return base
+        if self.pattern == "bursty":
+            parts = []
+            t = t0
+            while t < t1:
+                on, until = bool(on_state[0]), float(on_state[1])
+                if until <= t:
+                    on = not on if until > 0 else True
+                    until = t + rng.exponential(60.0 if on else 240.0)
+                    on_state[0], on_state[1] = on, until
+                end = min(t1, until)
+                if on:
+                    parts.append(self._poisson(rng, self.rate * 5.0, t, end))
+                t = end
+            return np.concatenate(parts) if parts else np.zeros(0)
+        raise UsageError(f"unknown pattern {self.pattern!r}", f"use one of: {', '.join(PATTERNS)}")
+
+    def describe(self) -> str:
+        return f"{self.pattern} at {self.rate:g} req/s for {self.horizon_s:g} s"
+
+
+def place_in_minutes(counts: np.ndarray, rule: str, rng: np.random.Generator, minute0: int = 0) -> FloatArray:
+    """Arrival times for per-minute counts. uniform: the count, at uniform random instants (a Poisson
+    process conditioned on the count); poisson: a Poisson process at the minute's rate (the count varies);
+    equidistant: evenly spaced at (i + 0.5) / count of the minute."""
+    counts = np.asarray(counts, np.int64)
+    if rule == "poisson":
+        counts = rng.poisson(counts)
+    total = int(counts.sum())
+    starts = (np.arange(len(counts)) + minute0) * 60.0
+    base = np.repeat(starts, counts)
+    if rule == "equidistant":
+        first = np.repeat(np.cumsum(counts) - counts, counts)
+        index = np.arange(total) - first
+        per = np.repeat(counts, counts)
+        return base + (index + 0.5) / np.maximum(per, 1) * 60.0
+    if rule not in ("uniform", "poisson"):
+        raise UsageError(f"unknown placement {rule!r}", f"use one of: {', '.join(PLACEMENTS)}")
+    return np.sort(base + rng.random(total) * 60.0)
+
+
+@dataclass(frozen=True)
+class MinuteCounts:
+    """One Azure 2019 function: invocation counts per minute and its duration distribution."""
+
+    counts: tuple[int, ...]
+    duration: Dist
+    placement: str = "uniform"
+
+    def chunks(self, rng: np.random.Generator) -> Iterator[tuple[FloatArray, FloatArray]]:
+        counts = np.asarray(self.counts, np.int64)
+        minute = 0
+        while minute < len(counts):
+            # as many whole minutes as fit in one chunk (at least one)
+            cum = np.cumsum(counts[minute:])
+            span = max(1, int(np.searchsorted(cum, CHUNK, side="right")))
+            arrivals = place_in_minutes(counts[minute : minute + span], self.placement, rng, minute)
+            if len(arrivals):
+                yield arrivals, self.duration.sample(rng, len(arrivals))
+            minute += span
+
+
+@dataclass(frozen=True)
+class InvocationFile:
+    """Per-invocation rows of one function, from a CSV: timestamps (s) and durations (s)."""
+
+    path: str
+    function: str | None  # None: every row (no function column)
+
+    def chunks(self, rng: np.random.Generator) -> Iterator[tuple[FloatArray, FloatArray]]:
+        yield from read_invocations(Path(self.path), self.function)
+
+
+# ---------------------------------------------------------------------------------------------- CSV
+
+
+def _bad(path: Path, line: int, column: str, message: str) -> UsageError:
+    return UsageError(f"{path}:{line}: column {column!r}: {message}", "fix the row or regenerate the trace")
+
+
+def _open_csv(path: Path) -> tuple[Iterator[list[str]], list[str]]:
+    try:
+        handle = path.open(newline="", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read trace {path}: {exc.strerror}") from None
+    reader = csv.reader(handle)
+    header = next(reader, None)
+    if header is None:
+        raise UsageError(f"{path}:1: empty file, expected a header row")
+    return reader, [h.strip() for h in header]
+
+
+def invocation_columns(path: Path) -> tuple[int, int, float, int | None]:
+    """(timestamp column, duration column, duration scale to seconds, function column or None)."""
+    _, header = _open_csv(path)
+    lower = [h.lower() for h in header]
+
+    def find(*names: str) -> int | None:
+        for name in names:
+            if name in lower:
+                return lower.index(name)
+        return None
+
+    ts = find("timestamp", "time", "ts", "start")
+    dur_s = find("duration", "duration_s")
+    dur_ms = find("duration_ms")
+    fn = find("function", "func", "function_name")
+    if ts is None or (dur_s is None and dur_ms is None):
+        raise UsageError(
+            f"{path}:1: header {','.join(header)!r} lacks timestamp and duration columns",
+            "expected columns: timestamp (s), duration (s) or duration_ms, optional function",
+        )
+    if dur_s is not None:
+        return ts, dur_s, 1.0, fn
+    assert dur_ms is not None
+    return ts, dur_ms, 0.001, fn
+
+
+def read_invocations(
+    path: Path, function: str | None, chunk: int = CHUNK
+) -> Iterator[tuple[FloatArray, FloatArray]]:
+    """Stream one function's rows in chunks; errors name the file, line and column."""
+    ts_col, dur_col, scale, fn_col = invocation_columns(path)
+    reader, header = _open_csv(path)
+    times: list[float] = []
+    durations: list[float] = []
+    last = -math.inf
+    for line, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise _bad(
+                path,
+                line,
+                header[min(len(row), len(header) - 1)],
+                f"expected {len(header)} columns, got {len(row)}",
+            )
+        if function is not None and fn_col is not None and row[fn_col] != function:
+            continue
+        try:
+            t = float(row[ts_col])
+        except ValueError:
+            raise _bad(path, line, header[ts_col], f"not a number: {row[ts_col]!r}") from None
+        try:
+            d = float(row[dur_col]) * scale
+        except ValueError:
+            raise _bad(path, line, header[dur_col], f"not a number: {row[dur_col]!r}") from None
+        if not math.isfinite(t) or t < 0:
+            raise _bad(path, line, header[ts_col], f"timestamp must be >= 0, got {row[ts_col]!r}")
+        if not math.isfinite(d) or d < 0:
+            raise _bad(path, line, header[dur_col], f"duration must be >= 0, got {row[dur_col]!r}")
+        if t < last:
+            raise _bad(path, line, header[ts_col], "timestamps go back in time; sort the file by timestamp")
+        last = t
+        times.append(t)
+        durations.append(d)
+        if len(times) >= chunk:
+            yield np.asarray(times), np.asarray(durations)
+            times, durations = [], []
+    if times:
+        yield np.asarray(times), np.asarray(durations)
+
+
+def invocation_functions(path: Path) -> list[str | None]:
+    """The function names in a per-invocation CSV, in order of first appearance (streamed)."""
+    _, _, _, fn_col = invocation_columns(path)
+    if fn_col is None:
+        return [None]
+    reader, _ = _open_csv(path)
+    seen: dict[str, None] = {}
+    for row in reader:
+        if len(row) > fn_col:
+            seen.setdefault(row[fn_col], None)
+    return list(seen) or [None]
+
+
+# ---------------------------------------------------------------------------------------------- Azure 2019
+
+AZURE_PERCENTILES = (0.0, 0.01, 0.25, 0.50, 0.75, 0.99, 1.0)
+_AZ_PCT_COLS = (
+    "percentile_Average_0",
+    "percentile_Average_1",
+    "percentile_Average_25",
+    "percentile_Average_50",
+    "percentile_Average_75",
+    "percentile_Average_99",
+    "percentile_Average_100",
+)
+
+
+@dataclass(frozen=True)
+class AzureFunction:
+    owner: str
+    app: str
+    function: str
+    trigger: str
+    counts: tuple[int, ...]
+
+
+def read_azure_durations(path: Path) -> dict[tuple[str, str, str], Piecewise]:
+    """Duration percentiles (ms) per (owner, app, function), as piecewise inverse CDFs in seconds."""
+    reader, header = _open_csv(path)
+    try:
+        keys = [header.index(k) for k in ("HashOwner", "HashApp", "HashFunction")]
+        cols = [header.index(c) for c in _AZ_PCT_COLS]
+    except ValueError as exc:
+        raise UsageError(f"{path}:1: not an Azure 2019 durations file ({exc})") from None
+    table = {}
+    for line, row in enumerate(reader, start=2):
+        values = []
+        for c in cols:
+            try:
+                v = float(row[c])
+            except (ValueError, IndexError):
+                raise _bad(
+                    path, line, header[c], f"not a number: {row[c] if c < len(row) else ''!r}"
+                ) from None
+            if v < 0:
+                raise _bad(path, line, header[c], f"duration must be >= 0, got {v}")
+            values.append(v / 1000.0)
+        table[(row[keys[0]], row[keys[1]], row[keys[2]])] = Piecewise(
+            AZURE_PERCENTILES, tuple(np.maximum.accumulate(values))
+        )
+    return table
+
+
+def read_azure_memory(path: Path) -> dict[tuple[str, str], float]:
+    """Average allocated MB per (owner, app)."""
+    reader, header = _open_csv(path)
+    try:
+        owner, app, avg = (
+            header.index("HashOwner"),
+            header.index("HashApp"),
+            header.index("AverageAllocatedMb"),
+        )
+    except ValueError as exc:
+        raise UsageError(f"{path}:1: not an Azure 2019 memory file ({exc})") from None
+    table = {}
+    for line, row in enumerate(reader, start=2):
+        try:
+            mb = float(row[avg])
+        except (ValueError, IndexError):
+            raise _bad(path, line, "AverageAllocatedMb", "not a number") from None
+        if mb < 0:
+            raise _bad(path, line, "AverageAllocatedMb", f"must be >= 0, got {mb}")
+        table[(row[owner], row[app])] = mb
+    return table
+
+
+def read_azure_invocations(path: Path) -> Iterator[AzureFunction]:
+    """Stream rows of invocations_per_function_md.anon.dNN.csv (HashOwner, HashApp, HashFunction, Trigger,
+    1..1440)."""
+    reader, header = _open_csv(path)
+    try:
+        o, a, f, trig = (header.index(k) for k in ("HashOwner", "HashApp", "HashFunction", "Trigger"))
+    except ValueError:
+        raise UsageError(
+            f"{path}:1: header lacks HashOwner, HashApp, HashFunction, Trigger",
+            "pass invocations_per_function_md.anon.dNN.csv from the Azure 2019 dataset",
+        ) from None
+    minute_cols = [i for i, h in enumerate(header) if h.isdigit()]
+    if not minute_cols:
+        raise UsageError(f"{path}:1: no minute columns 1..1440 in the header")
+    for line, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise _bad(
+                path,
+                line,
+                header[min(len(row), len(header) - 1)],
+                f"expected {len(header)} columns, got {len(row)}",
+            )
+        counts = []
+        for c in minute_cols:
+            cell = row[c]
+            if not cell.isdigit():
+                try:
+                    value = float(cell)
+                except ValueError:
+                    raise _bad(path, line, header[c], f"not a count: {cell!r}") from None
+                if value < 0:
+                    raise _bad(path, line, header[c], f"negative count {cell}")
+                if value != int(value):
+                    raise _bad(path, line, header[c], f"not a whole count: {cell!r}")
+                counts.append(int(value))
+            else:
+                counts.append(int(cell))
+        yield AzureFunction(row[o], row[a], row[f], row[trig], tuple(counts))
