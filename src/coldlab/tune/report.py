@@ -9,7 +9,8 @@ from typing import Any
 
 from rich.table import Table
 
-from coldlab.tune.analysis import Analysis, ArchResult, SizeStats
+from coldlab.tune.analysis import Analysis, ArchResult
+from coldlab.tune.stats import SizeStats
 from coldlab.tune.run import Execution
 
 SCHEMA = "coldlab.tune/1"
