@@ -10,8 +10,8 @@ from typing import Any
 from rich.table import Table
 
 from coldlab.tune.analysis import Analysis, ArchResult
-from coldlab.tune.stats import SizeStats
 from coldlab.tune.run import Execution
+from coldlab.tune.stats import SizeStats
 
 SCHEMA = "coldlab.tune/1"
 CSV_FIELDS = (
