@@ -76,6 +76,7 @@ class CloudRunKernel:
         self.window: deque[float] = deque()  # area at each of the last ticks
         self.idle_min_s = 0.0
         self.billed_s = 0.0
+        self.idle_s = 0.0
         self.penalty_mean = penalty_mean
         for _ in range(model.min_instances):
             self.insts.append(_Inst(created=0.0, ready_at=0.0, idle_since=0.0))
@@ -88,6 +89,7 @@ class CloudRunKernel:
             self.area += self.inflight * dt
             idle = sum(1 for i in self.insts if i.alive and i.inflight == 0 and i.ready_at <= self.area_t)
             self.idle_min_s += min(idle, self.m.min_instances) * dt
+            self.idle_s += idle * dt
             self.area_t = t
 
     def _start(self, t: float, penalty: float) -> _Inst:

@@ -21,7 +21,7 @@ import numpy as np
 
 from coldlab.sim.dists import FloatArray
 from coldlab.sim.lambda_des import LambdaModel, _billed_ms
-from coldlab.sim.metrics import FunctionResult, IntArray, Timeline, latency_histogram
+from coldlab.sim.metrics import N_LAT_BINS, FunctionResult, IntArray, Timeline, latency_histogram
 from coldlab.sim.policies import KeepAlive
 
 
@@ -53,7 +53,7 @@ class LambdaFastPath:
         self.m = model
         self.result = FunctionResult(name=name, app=app, memory_mb=model.memory_mb, fast_path=True)
         self.timeline = Timeline(bin_s)
-        self.latency: IntArray = np.zeros(0, np.int64)
+        self.latency: IntArray = np.zeros(N_LAT_BINS, np.int64)
         self.pending: FloatArray = np.zeros(0)  # departures after the last committed arrival (sorted)
         self.last_drop: FloatArray = np.zeros(0)  # per level (index j-1): last time the count fell from j
         self.created: list[float] = []  # busy mode: when each level's environment was created
@@ -121,7 +121,7 @@ class LambdaFastPath:
             res.billed_init_ms += _billed_ms(p[cold & (p > 0)])
         self.last_end = max(self.last_end, float(dep.max()))
         lat = latency_histogram(latency)
-        self.latency = lat if len(self.latency) == 0 else self.latency + lat
+        self.latency += lat
         self.timeline.add_events(a[cold])
         self.t_last = float(a[-1])
         return latency

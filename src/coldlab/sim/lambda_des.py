@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from coldlab.sim.dists import FloatArray
-from coldlab.sim.metrics import FunctionResult, IntArray, Timeline, latency_histogram
+from coldlab.sim.metrics import N_LAT_BINS, FunctionResult, IntArray, Timeline, latency_histogram
 from coldlab.sim.policies import KeepAlive
 
 
@@ -64,7 +64,7 @@ class LambdaKernel:
             name=name, app=app, memory_mb=model.memory_mb, provisioned=model.provisioned
         )
         self.timeline = Timeline(bin_s)
-        self.latency = np.zeros(0, np.int64)
+        self.latency = np.zeros(N_LAT_BINS, np.int64)
         self.busy: list[tuple[float, int, float, bool]] = []  # (end, seq, created, provisioned)
         self.pc_idle: list[float] = [0.0] * model.provisioned
         self.idle: list[tuple[float, float, float]] = []  # (available_from, deadline, created)
@@ -149,7 +149,7 @@ class LambdaKernel:
             while busy and busy[0][0] <= t:
                 end, _, created, pc = heappop(busy)
                 self._complete(end, created, pc)
-            if record:
+            if record and self.last_end > -math.inf:
                 policy.record_gap(max(0.0, t - self.last_end))
             if len(busy) >= limit:
                 throttled_at.append(t)
@@ -212,7 +212,7 @@ class LambdaKernel:
         if self.m.provisioned:
             res.spillover += int(od.sum())
         lat = latency_histogram(latency[served])
-        self.latency = lat if len(self.latency) == 0 else self.latency + lat
+        self.latency += lat
         self.timeline.add_events(arrivals[cold])
         self.timeline.add_events(np.asarray(throttled_at), throttled=True)
 

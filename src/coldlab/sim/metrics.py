@@ -142,6 +142,8 @@ class FunctionResult:
 
     @property
     def idle_s(self) -> float:
+        if "idle_instance_s" in self.extra:  # Cloud Run: requests share instances, so count idle directly
+            return self.extra["idle_instance_s"]
         return max(0.0, self.env_s - self.busy_s)
 
     @property

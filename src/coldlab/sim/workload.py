@@ -1,0 +1,68 @@
+"""Build per-function jobs from what the user pointed at: a synthetic pattern, an Azure 2019 day, or a
+per-invocation CSV. Jobs are generated lazily so a large Azure file is streamed row by row."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from coldlab.errors import UsageError
+from coldlab.sim.dists import Dist
+from coldlab.sim.runner import FunctionJob
+from coldlab.sim.traces import (
+    InvocationFile,
+    MinuteCounts,
+    Synthetic,
+    invocation_functions,
+    read_azure_durations,
+    read_azure_invocations,
+    read_azure_memory,
+)
+
+LAMBDA_MIN_MB = 128
+
+
+@dataclass(frozen=True)
+class AzureInput:
+    invocations: Path
+    durations: Path | None = None
+    memory: Path | None = None
+    placement: str = "uniform"
+    limit: int | None = None  # first N functions
+
+
+def synthetic_jobs(pattern: Synthetic) -> list[FunctionJob]:
+    return [FunctionJob(0, pattern.pattern, pattern.pattern, None, pattern, pattern.horizon_s)]
+
+
+def azure_jobs(spec: AzureInput, default_duration: Dist, *, memory_floor: bool = True) -> Iterator[FunctionJob]:
+    """One job per function row. Durations: the function's percentiles (piecewise inverse CDF), else
+    `default_duration`. Memory is per app in the trace; every function gets its app's average, at least
+    128 MB (Lambda's minimum), else the run's --memory."""
+    durations = read_azure_durations(spec.durations) if spec.durations else {}
+    memory = read_azure_memory(spec.memory) if spec.memory else {}
+    for index, row in enumerate(read_azure_invocations(spec.invocations)):
+        if spec.limit is not None and index >= spec.limit:
+            return
+        dist = durations.get((row.owner, row.app, row.function), default_duration)
+        mb = memory.get((row.owner, row.app))
+        if mb is not None and memory_floor:
+            mb = max(float(LAMBDA_MIN_MB), round(mb))
+        source = MinuteCounts(row.counts, dist, spec.placement)
+        yield FunctionJob(index, row.function[:12], row.app[:12], mb, source, len(row.counts) * 60.0)
+
+
+def invocation_jobs(path: Path) -> list[FunctionJob]:
+    names = invocation_functions(path)
+    return [
+        FunctionJob(i, name or path.stem, name or path.stem, None, InvocationFile(str(path), name), None)
+        for i, name in enumerate(names)
+    ]
+
+
+def describe_inputs(kind: str, **details: Any) -> dict[str, Any]:
+    if kind not in ("synthetic", "azure2019", "invocations"):
+        raise UsageError(f"unknown input kind {kind}")
+    return {"kind": kind} | {k: (str(v) if isinstance(v, Path) else v) for k, v in details.items()}
