@@ -1,0 +1,180 @@
+"""Compare deployment options for one workload by simulating each: Lambda on-demand, Lambda with provisioned
+concurrency N (swept), and Cloud Run with min instances M; pick the cheapest that meets a cold-start and
+latency constraint; and find the request rate at which provisioned concurrency starts to pay.
+
+Costs are per 30-day month, extrapolated from the simulated horizon (the provisioned standing charge is
+exact for a month). The break-even sweep uses steady Poisson traffic with the workload's service-time
+distribution and compares on-demand with the cheapest N >= 1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from coldlab.pricing import CostBreakdown, PriceTable, pc_break_even_utilisation
+from coldlab.sim.dists import Dist
+from coldlab.sim.metrics import RunTotals, histogram_percentile
+from coldlab.sim.report import MONTH_S, add_costs, function_cost
+from coldlab.sim.runner import FunctionJob, RunConfig, run_jobs
+from coldlab.sim.traces import Synthetic
+
+SCHEMA = "coldlab.plan/1"
+
+
+@dataclass(frozen=True)
+class Option:
+    kind: str  # lambda, lambda-pc, cloudrun
+    label: str
+    setting: int
+    cost_month: float
+    cost: dict[str, float]
+    cold_pct: float
+    p99_s: float
+    throttled_pct: float
+    avg_concurrency: float
+    meets: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind, "label": self.label, "setting": self.setting, "cost_per_month_usd": self.cost_month,
+            "cost_breakdown_month_usd": self.cost, "cold_pct": self.cold_pct, "p99_s": self.p99_s,
+            "throttled_pct": self.throttled_pct, "meets_constraints": self.meets,
+        }
+
+
+@dataclass(frozen=True)
+class Constraints:
+    max_cold_pct: float | None = None
+    max_p99_s: float | None = None
+
+    def check(self, option: Option) -> bool:
+        if option.throttled_pct > 0:
+            return False
+        if self.max_cold_pct is not None and option.cold_pct > self.max_cold_pct:
+            return False
+        return not (self.max_p99_s is not None and option.p99_s > self.max_p99_s)
+
+
+def _evaluate(kind: str, label: str, setting: int, totals: RunTotals, cfg: RunConfig, prices: PriceTable) -> Option:
+    fs = totals.functions
+    horizon = max((f.horizon_s for f in fs), default=0.0) or 1.0
+    cost = CostBreakdown()
+    for f in fs:
+        cost = add_costs(cost, function_cost(f, cfg, prices))
+    scale = MONTH_S / horizon
+    month = {k: v * scale for k, v in cost.as_dict().items()}
+    served = sum(f.served for f in fs)
+    arrivals = sum(f.arrivals for f in fs)
+    return Option(
+        kind=kind, label=label, setting=setting, cost_month=month["total"], cost=month,
+        cold_pct=100.0 * sum(f.cold_starts for f in fs) / served if served else 0.0,
+        p99_s=histogram_percentile(totals.latency, 99),
+        throttled_pct=100.0 * sum(f.throttled for f in fs) / arrivals if arrivals else 0.0,
+        avg_concurrency=sum(f.busy_s for f in fs) / horizon,
+    )
+
+
+def compare(
+    jobs: Callable[[], Iterable[FunctionJob]], base: RunConfig, prices: PriceTable, *,
+    pc_values: Sequence[int] | None, min_instances: Sequence[int], constraints: Constraints, workers: int = 1,
+) -> tuple[list[Option], Option | None]:
+    on_demand_cfg = replace(base, platform="lambda", lam=replace(base.lam, provisioned=0))
+    on_demand = _evaluate("lambda", "Lambda on-demand", 0, run_jobs(jobs(), on_demand_cfg, workers=workers),
+                          on_demand_cfg, prices)
+    options = [on_demand]
+    if pc_values is None:
+        pc_values = suggest_pc(on_demand.avg_concurrency)
+    for n in pc_values:
+        if n <= 0:
+            continue
+        cfg = replace(on_demand_cfg, lam=replace(base.lam, provisioned=n))
+        options.append(_evaluate("lambda-pc", f"Lambda + provisioned {n}", n,
+                                 run_jobs(jobs(), cfg, workers=workers), cfg, prices))
+    for m in min_instances:
+        cfg = replace(base, platform="cloudrun", run=replace(base.run, min_instances=m))
+        options.append(_evaluate("cloudrun", f"Cloud Run c={base.run.concurrency} min {m}", m,
+                                 run_jobs(jobs(), cfg, workers=workers), cfg, prices))
+    options = [replace(o, meets=constraints.check(o)) for o in options]
+    feasible = [o for o in options if o.meets]
+    best = min(feasible, key=lambda o: o.cost_month) if feasible else None
+    return options, best
+
+
+def suggest_pc(avg_concurrency: float) -> list[int]:
+    """N around the mean concurrency (where the 60% utilisation rule bites) and above it."""
+    base = max(avg_concurrency, 0.5)
+    values = {max(1, math.ceil(base * f)) for f in (0.5, 1.0, 1.25, 1.5, 2.0, 3.0)}
+    values.add(max(1, math.ceil(base + 3 * math.sqrt(base))))  # Poisson peak-ish: few spillovers
+    return sorted(values)
+
+
+@dataclass(frozen=True)
+class BreakEvenPoint:
+    rate: float
+    on_demand_month: float
+    best_pc_month: float
+    best_pc_n: int
+
+
+@dataclass(frozen=True)
+class BreakEven:
+    rate: float | None  # req/s where the cheapest N >= 1 first costs less than on-demand
+    analytic_rate: float  # first PC environment busy u of the time: rho / (1 + rho) = u (Erlang B, 1 server)
+    mean_duration_s: float
+    utilisation_threshold: float
+    points: tuple[BreakEvenPoint, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "break_even_rate_per_s": self.rate,
+            "analytic_rate_per_s": self.analytic_rate,
+            "mean_duration_s": self.mean_duration_s,
+            "utilisation_threshold": self.utilisation_threshold,
+            "points": [p.__dict__ for p in self.points],
+        }
+
+
+def break_even(
+    duration: Dist, base: RunConfig, prices: PriceTable, *, rates: Sequence[float] | None = None,
+    horizon_s: float = 600.0,
+) -> BreakEven:
+    """Sweep steady Poisson rates; at each, on-demand vs the cheapest provisioned N >= 1."""
+    mean_d = duration.mean()
+    threshold = pc_break_even_utilisation(prices, base.lam.arch)
+    # With provisioned environments used first, the first one is a loss server (M/G/1/1): busy a fraction
+    # rho / (1 + rho) of the time (insensitive to the service distribution), rho = rate * E[d]. It pays when
+    # that exceeds the utilisation threshold u: rho > u / (1 - u).
+    analytic = threshold / (1 - threshold) / mean_d if threshold < 1 else math.inf
+    if rates is None:
+        rates = [float(r) for r in np.unique(np.round(np.geomspace(analytic / 8, analytic * 4, 13), 3))]
+    points = []
+    for rate in rates:
+        def jobs(rate: float = rate) -> list[FunctionJob]:
+            return [FunctionJob(0, "f", "f", None, Synthetic("steady", rate, horizon_s, duration), horizon_s)]
+
+        od_cfg = replace(base, platform="lambda", lam=replace(base.lam, provisioned=0))
+        od = _evaluate("lambda", "", 0, run_jobs(jobs(), od_cfg, workers=1), od_cfg, prices)
+        best_cost, best_n = math.inf, 0
+        for n in sorted({max(1, math.floor(od.avg_concurrency * f)) for f in (0.5, 0.8, 1.0, 1.2)} | {1}):
+            cfg = replace(od_cfg, lam=replace(base.lam, provisioned=n))
+            pc = _evaluate("lambda-pc", "", n, run_jobs(jobs(), cfg, workers=1), cfg, prices)
+            if pc.cost_month < best_cost:
+                best_cost, best_n = pc.cost_month, n
+        points.append(BreakEvenPoint(rate, od.cost_month, best_cost, best_n))
+    crossing = None
+    for prev, point in zip([None, *points[:-1]], points, strict=True):
+        if point.best_pc_month < point.on_demand_month:
+            if prev is None:
+                crossing = point.rate
+            else:  # interpolate the sign change of (pc - od) in log rate
+                d0 = prev.best_pc_month - prev.on_demand_month
+                d1 = point.best_pc_month - point.on_demand_month
+                frac = d0 / (d0 - d1) if d0 != d1 else 0.0
+                crossing = float(math.exp(math.log(prev.rate) + frac * (math.log(point.rate) - math.log(prev.rate))))
+            break
+    return BreakEven(crossing, analytic, mean_d, threshold, tuple(points))
