@@ -5,7 +5,7 @@ from __future__ import annotations
 import zlib
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,7 +28,10 @@ ZIP_LEVEL = (
 )
 
 
-def zipped_size(data: bytes, level: int = ZIP_LEVEL) -> int:
+SPLIT_AT = 16 << 20  # files this big are deflated as two independent halves, on two threads
+
+
+def zipped_size(data: bytes | memoryview, level: int = ZIP_LEVEL) -> int:
     """Size of the raw deflate stream of `data` (zip entry payload, headers excluded)."""
     comp = zlib.compressobj(level, zlib.DEFLATED, -15)
     size = 0
@@ -36,6 +39,16 @@ def zipped_size(data: bytes, level: int = ZIP_LEVEL) -> int:
     for i in range(0, len(data), 1 << 22):
         size += len(comp.compress(view[i : i + (1 << 22)]))
     return size + len(comp.flush())
+
+
+def _deflate_parts(pool: ThreadPoolExecutor, data: bytes) -> list[Future[int]]:
+    # Two halves lose only the 32 KiB window at the seam (well under 0.01% here); a fixed split keeps
+    # the figure the same on every machine.
+    if len(data) < SPLIT_AT:
+        return [pool.submit(zipped_size, data)]
+    half = len(data) // 2
+    view = memoryview(data)
+    return [pool.submit(zipped_size, view[:half]), pool.submit(zipped_size, view[half:])]
 
 
 def inspect_binary(path: Path, top: int = 40) -> Report:
@@ -51,10 +64,10 @@ def inspect_bytes(path: Path, data: bytes, top: int = 40) -> Report:
 def _guarded(path: Path, load: Callable[[], ElfImage], top: int) -> Report:
     try:
         image = load()
-        with ThreadPoolExecutor(max_workers=1) as pool:  # zlib releases the GIL: deflate in parallel
-            zipped = pool.submit(zipped_size, image.data)
+        with ThreadPoolExecutor(max_workers=2) as pool:  # zlib releases the GIL: deflate in parallel
+            parts = _deflate_parts(pool, image.data)
             report, names, packages = _inspect(image, top)
-            report = replace(report, zipped_size=zipped.result())
+            report = replace(report, zipped_size=sum(p.result() for p in parts))
             return replace(report, findings=find(report, names, packages))
     except BinaryError:
         raise

@@ -230,41 +230,53 @@ def _files(buf: npt.NDArray[np.uint8]) -> tuple[str, ...]:
     return tuple(p.decode("utf-8", "replace") for p in raw.split(b"\0") if p)
 
 
+_BATCH_BYTES = 1 << 18  # pcsp bytes tokenised per numpy pass: bounds temporary memory to a few MB
+
+
 def _pc_spans(pctab: npt.NDArray[np.uint8], starts: I64, pcsp: I64) -> I64:
-    """Sum of pc deltas of each function's pcsp table = its exact code size, without a Python loop.
+    """Sum of pc deltas of each function's pcsp table = its exact code size, without a per-byte Python loop.
 
     Tables are laid out back to back (cmd/link generatePctab), so table k spans [starts[k], starts[k+1]).
     Only the pcsp tables are gathered and tokenised: varints end at bytes < 0x80, and tokens alternate
-    (value delta, pc delta) from each table's start.
+    (value delta, pc delta) from each table's start. Tables are processed in batches to bound memory.
     """
     out = np.zeros(len(pcsp), dtype=np.int64)
-    ends = np.append(starts[1:], len(pctab))
     wanted = np.unique(pcsp[pcsp != 0])
     if len(wanted) == 0:
         return out
+    ends = np.append(starts[1:], len(pctab))
     k = np.searchsorted(starts, wanted)
     t_start, t_len = starts[k], ends[k] - starts[k]
+    sums = np.zeros(len(k), dtype=np.int64)
+    cum = np.cumsum(t_len)
+    lo = 0
+    while lo < len(k):
+        base = int(cum[lo] - t_len[lo])
+        hi = max(lo + 1, int(np.searchsorted(cum, base + _BATCH_BYTES, side="right")))
+        sums[lo:hi] = _batch_pc_sums(pctab, t_start[lo:hi], t_len[lo:hi])
+        lo = hi
+    has = pcsp != 0
+    out[has] = sums[np.searchsorted(wanted, pcsp[has])]
+    return out
+
+
+def _batch_pc_sums(pctab: npt.NDArray[np.uint8], t_start: I64, t_len: I64) -> I64:
     total = int(t_len.sum())
     if total == 0:
-        return out
-    table_of_byte = np.repeat(np.arange(len(k), dtype=np.int64), t_len)
-    first_byte = np.cumsum(t_len) - t_len
-    byte_idx = np.arange(total, dtype=np.int64)
-    raw = pctab[t_start[table_of_byte] + byte_idx - first_byte[table_of_byte]]
-    del byte_idx
+        return np.zeros(len(t_len), dtype=np.int64)
+    first_byte = np.cumsum(t_len) - t_len  # where each table starts in the gathered bytes
+    raw = pctab[np.repeat(t_start - first_byte, t_len) + np.arange(total, dtype=np.int64)]
     is_last = raw < 0x80
     is_last[first_byte[1:] - 1] = True  # never let a token run across tables (corrupt input)
     is_last[-1] = True
     tok_end = np.flatnonzero(is_last)
     tok_start = np.concatenate(([0], tok_end[:-1] + 1))
-    tok_of_byte = np.repeat(np.arange(len(tok_end), dtype=np.int64), tok_end - tok_start + 1)
-    shift = np.minimum(byte_idx_pos := np.arange(total, dtype=np.int64) - tok_start[tok_of_byte], 8) * 7
-    del byte_idx_pos
-    vals = np.add.reduceat((raw & 0x7F).astype(np.int64) << shift, tok_start)
-    tok_table = table_of_byte[tok_start]
+    length = tok_end - tok_start + 1
+    vals = np.zeros(len(tok_start), dtype=np.int64)
+    for j in range(min(int(length.max()), 9)):  # at most 9 varint bytes fit in 63 bits
+        byte = raw[np.minimum(tok_start + j, total - 1)].astype(np.int64) & 0x7F
+        vals += np.where(length > j, byte << (7 * j), 0)
+    tok_table = np.searchsorted(first_byte, tok_start, side="right") - 1
     first_tok = np.searchsorted(tok_start, first_byte)
     is_pc = (np.arange(len(tok_start)) - first_tok[tok_table]) % 2 == 1
-    sums = np.bincount(tok_table[is_pc], weights=vals[is_pc], minlength=len(k)).astype(np.int64)
-    has = pcsp != 0
-    out[has] = sums[np.searchsorted(wanted, pcsp[has])]
-    return out
+    return np.bincount(tok_table[is_pc], weights=vals[is_pc], minlength=len(t_len)).astype(np.int64)
