@@ -40,20 +40,24 @@ OOM_POLL_S = 0.05
 MB = 1024 * 1024
 
 
-def _wait_state(path: Path, wanted: str, timeout_s: float = FREEZE_TIMEOUT_S) -> None:
-    """Spin until the freezer reports `wanted` (FREEZING → FROZEN takes microseconds for idle tasks)."""
-    fd = os.open(path, os.O_RDONLY)
+def _wait_state(fd: int, wanted: bytes, timeout_s: float = FREEZE_TIMEOUT_S) -> None:
+    """Spin until the freezer reports `wanted` (FREEZING -> FROZEN takes microseconds for idle tasks)."""
+    deadline = time.monotonic() + timeout_s
+    spins = 0
+    while os.pread(fd, 32, 0).strip() != wanted:
+        spins += 1
+        if spins > 100:
+            if time.monotonic() > deadline:
+                raise SandboxError(f"the freezer did not reach {wanted.decode()} within {timeout_s:.0f} s")
+            time.sleep(0.0002)
+
+
+def _set_state(fd: int, state: bytes) -> None:
     try:
-        deadline = time.monotonic() + timeout_s
-        spins = 0
-        while os.pread(fd, 32, 0).strip().decode() != wanted:
-            spins += 1
-            if spins > 100:
-                if time.monotonic() > deadline:
-                    raise SandboxError(f"{path} did not reach {wanted} within {timeout_s:.0f} s")
-                time.sleep(0.0002)
-    finally:
-        os.close(fd)
+        os.pwrite(fd, state, 0)
+    except OSError as exc:
+        raise SandboxError(f"cannot set the freezer to {state.decode()}: {exc.strerror}") from exc
+    _wait_state(fd, state)
 
 
 class CgroupV1Sandbox:
@@ -72,6 +76,8 @@ class CgroupV1Sandbox:
         self._oom_fd: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._poll: asyncio.TimerHandle | None = None
+        # Kept open: freeze+thaw is on every warm invoke's path, and open/close would double its cost.
+        self._state_fd = os.open(dirs["freezer"] / "freezer.state", os.O_RDWR | os.O_CLOEXEC)
 
     @property
     def process(self) -> asyncio.subprocess.Process:
@@ -80,18 +86,12 @@ class CgroupV1Sandbox:
     # --- freeze -------------------------------------------------------------------------------------------
 
     def freeze(self) -> None:
-        if self._closed:
-            return
-        state = self._dirs["freezer"] / "freezer.state"
-        cgroupfs.write(state, "FROZEN")
-        _wait_state(state, "FROZEN")
+        if not self._closed:
+            _set_state(self._state_fd, b"FROZEN")
 
     def thaw(self) -> None:
-        if self._closed:
-            return
-        state = self._dirs["freezer"] / "freezer.state"
-        cgroupfs.write(state, "THAWED")
-        _wait_state(state, "THAWED")
+        if not self._closed:
+            _set_state(self._state_fd, b"THAWED")
 
     # --- measure ------------------------------------------------------------------------------------------
 
@@ -185,6 +185,7 @@ class CgroupV1Sandbox:
         self.kill()
         self._stop_oom_watch()
         self._closed = True
+        os.close(self._state_fd)
         self._host.release(self)
 
     @property
@@ -244,12 +245,19 @@ class CgroupV1Host:
 
     def _freeze_kill_run(self, name: str) -> None:
         run_freezer = self.parents["freezer"] / name
-        with contextlib.suppress(SandboxError, OSError):
-            cgroupfs.write(run_freezer / "freezer.state", "FROZEN")
-            _wait_state(run_freezer / "freezer.state", "FROZEN", 1.0)
-        cgroupfs.kill_pids(cgroupfs.pids_in(run_freezer))
-        with contextlib.suppress(SandboxError, OSError):
-            cgroupfs.write(run_freezer / "freezer.state", "THAWED")
+        try:
+            fd = os.open(run_freezer / "freezer.state", os.O_RDWR | os.O_CLOEXEC)
+        except OSError:
+            return
+        try:
+            with contextlib.suppress(SandboxError, OSError):
+                os.write(fd, b"FROZEN")
+                _wait_state(fd, b"FROZEN", 1.0)
+            cgroupfs.kill_pids(cgroupfs.pids_in(run_freezer))
+            with contextlib.suppress(OSError):
+                os.write(fd, b"THAWED")
+        finally:
+            os.close(fd)
 
     # --- fidelity ------------------------------------------------------------------------------------------
 

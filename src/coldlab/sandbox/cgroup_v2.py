@@ -36,21 +36,17 @@ FREEZE_TIMEOUT_S = 5.0
 MB = 1024 * 1024
 
 
-def _wait_frozen(events: Path, frozen: bool, timeout_s: float = FREEZE_TIMEOUT_S) -> None:
+def _wait_frozen(events_fd: int, frozen: bool, timeout_s: float = FREEZE_TIMEOUT_S) -> None:
     """Spin until cgroup.events says `frozen 1` (or 0): the freeze is complete only then."""
     wanted = b"frozen 1" if frozen else b"frozen 0"
-    fd = os.open(events, os.O_RDONLY)
-    try:
-        deadline = time.monotonic() + timeout_s
-        spins = 0
-        while wanted not in os.pread(fd, 256, 0):
-            spins += 1
-            if spins > 100:
-                if time.monotonic() > deadline:
-                    raise SandboxError(f"{events} did not report {wanted.decode()} within {timeout_s:.0f} s")
-                time.sleep(0.0002)
-    finally:
-        os.close(fd)
+    deadline = time.monotonic() + timeout_s
+    spins = 0
+    while wanted not in os.pread(events_fd, 256, 0):
+        spins += 1
+        if spins > 100:
+            if time.monotonic() > deadline:
+                raise SandboxError(f"cgroup.events did not report {wanted.decode()} within {timeout_s:.0f} s")
+            time.sleep(0.0002)
 
 
 class CgroupV2Sandbox:
@@ -64,23 +60,30 @@ class CgroupV2Sandbox:
         self._peak = 0
         self._cpu_ns = 0
         self._closed = False
+        # Kept open: freeze+thaw is on every warm invoke's path, and open/close would double its cost.
+        self._freeze_fd = os.open(env_dir / "cgroup.freeze", os.O_WRONLY | os.O_CLOEXEC)
+        self._events_fd = os.open(env_dir / "cgroup.events", os.O_RDONLY | os.O_CLOEXEC)
 
     @property
     def process(self) -> asyncio.subprocess.Process:
         return self._process
 
+    def _set_frozen(self, frozen: bool) -> None:
+        try:
+            os.pwrite(self._freeze_fd, b"1" if frozen else b"0", 0)
+        except OSError as exc:
+            raise SandboxError(f"cannot write {self.env_dir}/cgroup.freeze: {exc.strerror}") from exc
+        _wait_frozen(self._events_fd, frozen)
+
     def freeze(self) -> None:
-        if self._closed:
-            return
-        self._sample_peak()
-        cgroupfs.write(self.env_dir / "cgroup.freeze", "1")
-        _wait_frozen(self.env_dir / "cgroup.events", frozen=True)
+        if not self._closed:
+            if "memory" not in self._host.controllers:
+                self._sample_peak()  # /proc high-water marks of tasks that exit later would be lost
+            self._set_frozen(True)
 
     def thaw(self) -> None:
-        if self._closed:
-            return
-        cgroupfs.write(self.env_dir / "cgroup.freeze", "0")
-        _wait_frozen(self.env_dir / "cgroup.events", frozen=False)
+        if not self._closed:
+            self._set_frozen(False)
 
     def _sample_peak(self) -> None:
         if self._closed:
@@ -127,6 +130,8 @@ class CgroupV2Sandbox:
             return
         self.kill()
         self._closed = True
+        os.close(self._freeze_fd)
+        os.close(self._events_fd)
         self._host.release(self)
 
 
