@@ -75,6 +75,8 @@ class LambdaFastPath:
     def feed(self, arrivals: FloatArray, service: FloatArray, penalty: FloatArray) -> None:
         if len(arrivals) == 0:
             return
+        if float(np.min(service)) <= 0:
+            raise FastPathUnavailable("zero service times need the event kernel's ordering")
         if self.busy_mode and self._feed_busy(arrivals, service, penalty):
             self.busy_chunks += 1
             return
@@ -133,7 +135,7 @@ class LambdaFastPath:
         cold = np.zeros(n, bool)
         ramp = np.arange(1, n + 1)
         for _ in range(64):
-            dep = a + s + np.where(cold, p, 0.0)
+            dep = a + (s + np.where(cold, p, 0.0))  # same rounding as the kernel
             dep_all = np.sort(np.concatenate([self.pending, dep]), kind="stable")
             level = c0 + ramp - np.searchsorted(dep_all, a, side="right")
             before = np.maximum.accumulate(np.concatenate([[self.levels_seen], level[:-1]]))
@@ -247,7 +249,7 @@ class LambdaFastPath:
     def _match(self, a: FloatArray, s: FloatArray, p: FloatArray, cold: np.ndarray) -> tuple[Any, ...]:
         """For each arrival: its level and the time of the last drop from that level before it."""
         n, c0 = len(a), len(self.pending)
-        dep = a + s + np.where(cold, p, 0.0)
+        dep = a + (s + np.where(cold, p, 0.0))  # same rounding as the kernel
         dep_all = np.sort(np.concatenate([self.pending, dep]), kind="stable")  # nearly sorted: timsort
         total = n + len(dep_all)
         pos_arr = np.arange(n) + np.searchsorted(dep_all, a, side="right")  # departures first at ties

@@ -19,6 +19,7 @@ from coldlab.sim.policies import PolicySpec
 from coldlab.sim.traces import InvocationFile, MinuteCounts, Synthetic
 
 Source = Synthetic | MinuteCounts | InvocationFile
+MIN_SERVICE_S = 1e-6  # a request takes at least 1 us, so it always ends after it starts
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def _run_model(job: FunctionJob, cfg: RunConfig, kind: str) -> Outcome:
         penalty = (
             cfg.cold.sample(penalty_rng, len(arrivals)) if cfg.cold is not None else np.zeros(len(arrivals))
         )
-        sim.feed(arrivals, service, penalty)
+        sim.feed(arrivals, np.maximum(service, MIN_SERVICE_S), penalty)
         last = float(arrivals[-1])
     horizon = job.horizon_s if job.horizon_s is not None else last
     return sim.finish(horizon)
