@@ -65,7 +65,7 @@ def _evaluate(kind: str, label: str, setting: int, totals: RunTotals, cfg: RunCo
     horizon = max((f.horizon_s for f in fs), default=0.0) or 1.0
     cost = CostBreakdown()
     for f in fs:
-        cost = add_costs(cost, function_cost(f, cfg, prices))
+        cost = add_costs(cost, function_cost(f, cfg, prices, round_provisioned=False))
     scale = MONTH_S / horizon
     month = {k: v * scale for k, v in cost.as_dict().items()}
     served = sum(f.served for f in fs)

@@ -17,7 +17,11 @@ SCHEMA = "coldlab.simulate/1"
 MONTH_S = 30 * 86400.0
 
 
-def function_cost(result: FunctionResult, cfg: RunConfig, prices: PriceTable) -> CostBreakdown:
+def function_cost(
+    result: FunctionResult, cfg: RunConfig, prices: PriceTable, *, round_provisioned: bool = True
+) -> CostBreakdown:
+    """The bill for one simulated function. Provisioned time is rounded up to 5 minutes unless the caller
+    extrapolates to a month (where the rounding vanishes)."""
     if cfg.platform == "cloudrun":
         return cloud_run_cost(
             prices,
@@ -29,7 +33,7 @@ def function_cost(result: FunctionResult, cfg: RunConfig, prices: PriceTable) ->
             billing=cfg.run.billing,
         )
     gb = result.gb
-    step = prices.provisioned_rounding_s
+    step = prices.provisioned_rounding_s if round_provisioned else 0
     pc_seconds = math.ceil(result.horizon_s / step - 1e-9) * step if step else result.horizon_s
     return lambda_cost(
         prices,
