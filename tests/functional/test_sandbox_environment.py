@@ -77,3 +77,42 @@ def test_cpu_bound_invoke_duration_scales_with_memory(go_build: GoBuilder) -> No
         took, _ = warm(memory_mb)
         ideal = 1769 / memory_mb
         assert ideal * 0.85 <= took / base <= ideal * 1.15, (memory_mb, took, base)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat[stat.rfind(")") + 2] == "Z"
+
+
+def test_timeout_crash_and_close_leave_no_process_and_no_cgroup(go_build: GoBuilder) -> None:
+    code = go_build("hello-go").parent
+    seen: list[tuple[int, list[Path]]] = []
+
+    def remember(env: Environment) -> None:
+        sandbox = env._sandbox  # the test looks inside: which process and cgroups did this sandbox get?
+        dirs = list(getattr(sandbox, "cgroup_dirs", {}).values()) or [getattr(sandbox, "env_dir", Path("/x"))]
+        assert sandbox is not None
+        seen.append((sandbox.process.pid, dirs))
+
+    async def go() -> list[InvocationResult]:
+        config = FunctionConfig.create(code, memory_mb=256, timeout_s=1)
+        async with Environment(config) as env:
+            results = [await env.invoke(b"{}")]
+            remember(env)
+            results.append(await env.invoke(b'{"sleep_ms": 3000}'))  # times out: the sandbox is destroyed
+            results.append(await env.invoke(b"{}"))
+            remember(env)
+            results.append(await env.invoke(b'{"crash": true}'))  # exits mid-invoke
+            results.append(await env.invoke(b"{}"))
+            remember(env)
+        return results
+
+    results = asyncio.run(go())
+    assert [r.status for r in results] == ["success", "timeout", "success", "error", "success"]
+    assert len({pid for pid, _ in seen}) == 3
+    for pid, dirs in seen:  # the timed-out one, the crashed one, and the one closed with the environment
+        assert _gone(pid)
+        assert dirs and not any(d.exists() for d in dirs)
