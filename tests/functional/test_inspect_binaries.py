@@ -188,3 +188,21 @@ def test_static_init_inventory_matches_inittrace(built: Any, name: str) -> None:
     assert traced, proc.stderr[-500:]
     assert report.init_packages is not None
     assert [i.package for i in report.init_packages] == traced
+
+
+FIXTURE_GOPATH = Path(__file__).resolve().parent.parent / "fixtures" / "inspect" / "gopath"
+
+
+@pytest.mark.parametrize(("tags", "expected"), [((), "compiled in"), (("lambda.norpc",), "not compiled in")])
+def test_lambda_rpc_mode(go_build: Any, tags: tuple[str, ...], expected: str) -> None:
+    # a stand-in aws-lambda-go with the real package's build-tag split (net/rpc unless lambda.norpc)
+    path = go_build(FIXTURE_GOPATH / "src" / "rpcfn", gopath=FIXTURE_GOPATH, tags=tags)
+    report = inspect_binary(path)
+    assert report.facts.lambda_rpc.startswith(expected)
+    findings = {x.id: x for x in report.findings}
+    if expected == "compiled in":
+        rpc = findings["lambda-rpc"]
+        net_rpc = sum(p.size for p in report.packages if p.name in ("net/rpc", "encoding/gob"))
+        assert rpc.saving == net_rpc > 0
+    else:
+        assert "lambda-rpc" not in findings

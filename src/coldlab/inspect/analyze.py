@@ -94,6 +94,9 @@ def _inspect(image: ElfImage, top: int) -> tuple[Report, tuple[str, ...], list[s
     modmap = ModuleMap(info)
     pkg_set = set(packages)
     facts = build_facts(image, info, pkg_set, pcln.files)
+    if info.minor > MAX_MINOR:
+        note = f"{info.go_version} is newer than Go 1.{MAX_MINOR}: read with the Go 1.{MAX_MINOR} layouts"
+        facts = replace(facts, notes=(*facts.notes, note))
     if md.va is None:
         facts = replace(facts, notes=(*facts.notes, f"text base from {md.text_source}"))
     pkgs, mods, secs = _rollups(ledger, modmap)

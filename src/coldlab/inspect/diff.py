@@ -45,7 +45,8 @@ class Diff:
 def load_report_json(path: Path) -> dict[str, Any] | None:
     """A saved `--json` report, or None when `path` is not JSON (then it is treated as a binary)."""
     try:
-        head = path.read_bytes()[:1]
+        with path.open("rb") as f:
+            head = f.read(1)
     except OSError:
         return None
     if head not in (b"{", b" ", b"\n"):
