@@ -36,8 +36,14 @@ def _workload(seed: int, n: int, rate: float, mean_s: float, rounded: bool):
 )
 def test_fast_path_equals_kernel(seed, n, rate, mean_s, keep, chunks, rounded) -> None:
     a, s, p = _workload(seed, n, rate, mean_s, rounded)
-    kernel = LambdaKernel(LambdaModel(), PolicySpec("fixed", keep).build(), np.random.default_rng(0),
-                          name="f", app="a", bin_s=60)
+    kernel = LambdaKernel(
+        LambdaModel(),
+        PolicySpec("fixed", keep).build(),
+        np.random.default_rng(0),
+        name="f",
+        app="a",
+        bin_s=60,
+    )
     fast = LambdaFastPath(LambdaModel(), PolicySpec("fixed", keep).build(), name="f", app="a", bin_s=60)
     for part in np.array_split(np.arange(n), chunks):
         if len(part):
@@ -62,8 +68,14 @@ def test_busy_function_stays_in_busy_mode_and_matches_kernel() -> None:
     s = np.full(n, 0.05)
     p = np.full(n, 0.05)
     fast = LambdaFastPath(LambdaModel(), PolicySpec("fixed", "600").build(), name="f", app="a", bin_s=60)
-    kernel = LambdaKernel(LambdaModel(), PolicySpec("fixed", "600").build(), np.random.default_rng(0),
-                          name="f", app="a", bin_s=60)
+    kernel = LambdaKernel(
+        LambdaModel(),
+        PolicySpec("fixed", "600").build(),
+        np.random.default_rng(0),
+        name="f",
+        app="a",
+        bin_s=60,
+    )
     for part in np.array_split(np.arange(n), 3):
         fast.feed(a[part], s[part], p[part])
         kernel.feed(a[part], s[part], p[part])
@@ -88,8 +100,9 @@ def test_busy_function_stays_in_busy_mode_and_matches_kernel() -> None:
 def test_invariants(seed, rate, provisioned, reserved, burst, keep, recycle, routing) -> None:
     horizon = 120.0
     job = FunctionJob(0, "f", "f", None, Synthetic("bursty", rate, horizon, Exponential(0.2)), horizon)
-    model = LambdaModel(provisioned=provisioned, reserved=reserved, burst=burst, recycle_s=recycle,
-                        routing=routing)
+    model = LambdaModel(
+        provisioned=provisioned, reserved=reserved, burst=burst, recycle_s=recycle, routing=routing
+    )
     cfg = RunConfig(lam=model, policy=PolicySpec(keep, "20"), cold=Const(0.1), seed=seed)
     result, latency, _ = simulate_function(job, cfg)
     assert result.served + result.throttled == result.arrivals

@@ -42,7 +42,7 @@ def test_invocation_csv_streams_in_chunks(tmp_path: Path) -> None:
 def test_invocation_csv_functions_and_filter(tmp_path: Path) -> None:
     path = _write(tmp_path / "inv.csv", "timestamp,duration,function\n0,0.1,a\n1,0.2,b\n2,0.3,a\n")
     assert invocation_functions(path) == ["a", "b"]
-    (a, d), = list(read_invocations(path, "a"))
+    ((a, d),) = list(read_invocations(path, "a"))
     assert a.tolist() == [0.0, 2.0] and d.tolist() == [0.1, 0.3]
 
 
@@ -126,8 +126,10 @@ def test_distribution_specs(tmp_path: Path) -> None:
     assert parse_dist("exp:100", scale=0.001).mean() == pytest.approx(0.1)
     assert parse_dist("uniform:300,420").mean() == 360
     assert parse_dist("lognormal:0,1", scale=0.001).mean() == pytest.approx(np.exp(0.5) / 1000)
-    doc = {"schema": "coldlab.invoke/1", "invocations": [{"init_duration_ms": 40.0}, {"init_duration_ms": None},
-                                                          {"init_duration_ms": 60.0}]}
+    doc = {
+        "schema": "coldlab.invoke/1",
+        "invocations": [{"init_duration_ms": 40.0}, {"init_duration_ms": None}, {"init_duration_ms": 60.0}],
+    }
     measured = _write(tmp_path / "m.json", json.dumps(doc))
     dist = parse_dist(f"empirical:{measured}", scale=0.001)
     assert dist.mean() == pytest.approx(0.05)

@@ -18,8 +18,11 @@ from coldlab.sim.traces import Synthetic
 
 def _run(model: LambdaModel, a: np.ndarray, s: np.ndarray, p: np.ndarray, keep: str, *, fast: bool):
     policy = PolicySpec("fixed", keep).build()
-    sim = (LambdaFastPath(model, policy, name="f", app="a", bin_s=60) if fast
-           else LambdaKernel(model, policy, np.random.default_rng(0), name="f", app="a", bin_s=60))
+    sim = (
+        LambdaFastPath(model, policy, name="f", app="a", bin_s=60)
+        if fast
+        else LambdaKernel(model, policy, np.random.default_rng(0), name="f", app="a", bin_s=60)
+    )
     sim.feed(a, s, p)
     result, _, _ = sim.finish(float(a[-1]) + 1)
     return result
@@ -29,7 +32,9 @@ def test_cold_probability_tends_to_exp_minus_lambda_t() -> None:
     lam, t_idle = 1 / 600, 600.0
     horizon = 600.0 * 30000
     job = FunctionJob(0, "f", "f", None, Synthetic("steady", lam, horizon, Const(0.01)), horizon)
-    result, _, _ = simulate_function(job, RunConfig(policy=PolicySpec("fixed", "600"), cold=Const(0.0), seed=3))
+    result, _, _ = simulate_function(
+        job, RunConfig(policy=PolicySpec("fixed", "600"), cold=Const(0.0), seed=3)
+    )
     assert result.fast_path
     assert result.cold_starts / result.served == pytest.approx(math.exp(-lam * t_idle), abs=0.012)
 
@@ -100,15 +105,21 @@ def test_cloud_run_converges_to_ceil_load_over_60pct_of_concurrency() -> None:
 
 def test_cloud_run_min_and_max_instances() -> None:
     a = np.arange(0, 600, 0.5)
-    sim = CloudRunKernel(CloudRunModel(concurrency=1, min_instances=3, max_instances=3), name="s", app="s",
-                         bin_s=60, penalty_mean=0.5)
+    sim = CloudRunKernel(
+        CloudRunModel(concurrency=1, min_instances=3, max_instances=3),
+        name="s",
+        app="s",
+        bin_s=60,
+        penalty_mean=0.5,
+    )
     sim.feed(a, np.full(len(a), 0.1), np.full(len(a), 0.5))
     assert sim.active_instances() == 3  # never below min instances
     result, _, _ = sim.finish(600)
     assert result.cold_starts == 0  # min instances are warm from the start
     assert result.extra["idle_min_instance_s"] > 0
-    jam = CloudRunKernel(CloudRunModel(concurrency=1, max_instances=1), name="s", app="s", bin_s=60,
-                         penalty_mean=0.0)
+    jam = CloudRunKernel(
+        CloudRunModel(concurrency=1, max_instances=1), name="s", app="s", bin_s=60, penalty_mean=0.0
+    )
     jam.feed(np.zeros(5), np.full(5, 4.0), np.zeros(5))
     jammed, _, _ = jam.finish(60)
     # one instance, 4 s each, a 10 s queue: requests 1 and 2 wait 4 and 8 s; 3 and 4 would wait 12+ s -> 429
@@ -127,8 +138,10 @@ def test_simfaas_readme_case() -> None:
 
 
 def test_same_seed_same_results_and_workers_do_not_matter() -> None:
-    jobs = [FunctionJob(i, f"f{i}", "a", None, Synthetic("bursty", 0.5 + i, 1800.0, Exponential(0.2)), 1800.0)
-            for i in range(3)]
+    jobs = [
+        FunctionJob(i, f"f{i}", "a", None, Synthetic("bursty", 0.5 + i, 1800.0, Exponential(0.2)), 1800.0)
+        for i in range(3)
+    ]
     cfg = RunConfig(cold=Exponential(0.05), seed=7)
     one = run_jobs(jobs, cfg, workers=1)
     two = run_jobs(jobs, cfg, workers=2)

@@ -3,6 +3,7 @@ cheapest option under a cold-start/latency constraint; where provisioned concurr
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import click
@@ -26,17 +27,30 @@ def _int_list(text: str | None, what: str) -> list[int] | None:
 
 @click.command("plan")
 @input_options
-@click.option("--pc", "pc_text", help="Provisioned concurrency values to try, e.g. 1,2,5 [default: around the "
-              "mean concurrency]")
-@click.option("--min-instances", "min_text", default="0,1,2", show_default=True,
-              help="Cloud Run min instances to try")
-@click.option("--concurrency", type=click.IntRange(1, 1000), default=80, show_default=True,
-              help="Cloud Run requests per instance")
+@click.option(
+    "--pc",
+    "pc_text",
+    help="Provisioned concurrency values to try, e.g. 1,2,5 [default: around the mean concurrency]",
+)
+@click.option(
+    "--min-instances", "min_text", default="0,1,2", show_default=True, help="Cloud Run min instances to try"
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 1000),
+    default=80,
+    show_default=True,
+    help="Cloud Run requests per instance",
+)
 @click.option("--vcpu", type=float, default=1.0, show_default=True, help="Cloud Run vCPUs per instance")
 @click.option("--max-cold-pct", type=float, help="Constraint: cold starts at most this % of requests")
 @click.option("--max-p99-ms", type=float, help="Constraint: p99 latency at most this many ms")
-@click.option("--break-even/--no-break-even", default=True, show_default=True,
-              help="Sweep steady rates for the provisioned-concurrency break-even")
+@click.option(
+    "--break-even/--no-break-even",
+    default=True,
+    show_default=True,
+    help="Sweep steady rates for the provisioned-concurrency break-even",
+)
 @click.option("--break-even-horizon", default="10m", show_default=True, help="Simulated time per sweep point")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (schema coldlab.plan/1)")
 def command(**opts: Any) -> None:
@@ -57,20 +71,36 @@ def command(**opts: Any) -> None:
     base = RunConfig(
         lam=LambdaModel(memory_mb=opts["memory_mb"], arch=opts["arch"]),
         run=CloudRunModel(concurrency=opts["concurrency"], vcpu=opts["vcpu"], memory_mb=opts["memory_mb"]),
-        policy=policy, cold=cold, seed=opts["seed"], fast=not opts["no_fast_path"],
+        policy=policy,
+        cold=cold,
+        seed=opts["seed"],
+        fast=not opts["no_fast_path"],
     )
-    constraints = Constraints(opts["max_cold_pct"],
-                              opts["max_p99_ms"] / 1000.0 if opts["max_p99_ms"] is not None else None)
-    with err_console.status("simulating options", spinner="dots") if not opts["as_json"] else _null():
-        options, best = compare(lambda: build_jobs(opts)[0], base, prices,
-                                pc_values=_int_list(opts["pc_text"], "--pc"),
-                                min_instances=_int_list(opts["min_text"], "--min-instances") or [],
-                                constraints=constraints, workers=opts["workers"])
+    constraints = Constraints(
+        opts["max_cold_pct"], opts["max_p99_ms"] / 1000.0 if opts["max_p99_ms"] is not None else None
+    )
+    status = (
+        err_console.status("simulating options", spinner="dots") if not opts["as_json"] else nullcontext()
+    )
+    with status:
+        options, best = compare(
+            lambda: build_jobs(opts)[0],
+            base,
+            prices,
+            pc_values=_int_list(opts["pc_text"], "--pc"),
+            min_instances=_int_list(opts["min_text"], "--min-instances") or [],
+            constraints=constraints,
+            workers=opts["workers"],
+        )
         be = None
         if opts["break_even"]:
             duration = parse_dist(opts["duration"], scale=0.001)
-            be = break_even(duration, base, prices,
-                            horizon_s=parse_seconds(opts["break_even_horizon"], "--break-even-horizon"))
+            be = break_even(
+                duration,
+                base,
+                prices,
+                horizon_s=parse_seconds(opts["break_even_horizon"], "--break-even-horizon"),
+            )
     verdict = claim_verdict(be)
     doc = {
         "schema": SCHEMA,
@@ -80,20 +110,12 @@ def command(**opts: Any) -> None:
         "break_even": be.as_dict() if be else None,
         "claim_50_per_s": verdict,
         "prices": {"date": prices.date, "origin": prices.origin},
-        "notes": notes + ["costs are per 30-day month, extrapolated from the simulated horizon"],
+        "notes": [*notes, "costs are per 30-day month, extrapolated from the simulated horizon"],
     }
     if opts["as_json"]:
         print_json(doc)
         return
     print_plan(doc)
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def claim_verdict(be: Any) -> str | None:
@@ -122,13 +144,21 @@ def print_plan(doc: dict[str, Any]) -> None:
     best_label = doc["best"]["label"] if doc["best"] else None
     for o in doc["options"]:
         style = "bold green" if o["label"] == best_label else None
-        table.add_row(o["label"], f"{o['cost_per_month_usd']:,.2f}", f"{o['cold_pct']:.4f}",
-                      f"{o['p99_s'] * 1000:.1f} ms", f"{o['throttled_pct']:.3f}",
-                      "yes" if o["meets_constraints"] else "no", style=style)
+        table.add_row(
+            o["label"],
+            f"{o['cost_per_month_usd']:,.2f}",
+            f"{o['cold_pct']:.4f}",
+            f"{o['p99_s'] * 1000:.1f} ms",
+            f"{o['throttled_pct']:.3f}",
+            "yes" if o["meets_constraints"] else "no",
+            style=style,
+        )
     err_console.print(table)
     if best_label:
-        err_console.print(f"cheapest meeting the constraints: [bold]{best_label}[/] "
-                          f"(${doc['best']['cost_per_month_usd']:,.2f}/month)")
+        err_console.print(
+            f"cheapest meeting the constraints: [bold]{best_label}[/] "
+            f"(${doc['best']['cost_per_month_usd']:,.2f}/month)"
+        )
     else:
         err_console.print("[yellow]no option meets the constraints[/]")
     be = doc["break_even"]

@@ -33,14 +33,40 @@ def write_azure_day(
     with inv.open("w", newline="") as fi, dur.open("w", newline="") as fd, mem.open("w", newline="") as fm:
         wi, wd, wm = csv.writer(fi), csv.writer(fd), csv.writer(fm)
         wi.writerow(["HashOwner", "HashApp", "HashFunction", "Trigger", *[str(m + 1) for m in minute]])
-        wd.writerow(["HashOwner", "HashApp", "HashFunction", "Average", "Count", "Minimum", "Maximum",
-                     "percentile_Average_0", "percentile_Average_1", "percentile_Average_25",
-                     "percentile_Average_50", "percentile_Average_75", "percentile_Average_99",
-                     "percentile_Average_100"])
-        wm.writerow(["HashOwner", "HashApp", "SampleCount", "AverageAllocatedMb", "AverageAllocatedMb_pct1",
-                     "AverageAllocatedMb_pct5", "AverageAllocatedMb_pct25", "AverageAllocatedMb_pct50",
-                     "AverageAllocatedMb_pct75", "AverageAllocatedMb_pct95", "AverageAllocatedMb_pct99",
-                     "AverageAllocatedMb_pct100"])
+        wd.writerow(
+            [
+                "HashOwner",
+                "HashApp",
+                "HashFunction",
+                "Average",
+                "Count",
+                "Minimum",
+                "Maximum",
+                "percentile_Average_0",
+                "percentile_Average_1",
+                "percentile_Average_25",
+                "percentile_Average_50",
+                "percentile_Average_75",
+                "percentile_Average_99",
+                "percentile_Average_100",
+            ]
+        )
+        wm.writerow(
+            [
+                "HashOwner",
+                "HashApp",
+                "SampleCount",
+                "AverageAllocatedMb",
+                "AverageAllocatedMb_pct1",
+                "AverageAllocatedMb_pct5",
+                "AverageAllocatedMb_pct25",
+                "AverageAllocatedMb_pct50",
+                "AverageAllocatedMb_pct75",
+                "AverageAllocatedMb_pct95",
+                "AverageAllocatedMb_pct99",
+                "AverageAllocatedMb_pct100",
+            ]
+        )
         for _ in range(apps):
             owner, app = _hash(rng), _hash(rng)
             nfun = 1 if rng.random() < 0.54 else int(min(50, 2 + rng.geometric(0.35)))
@@ -59,9 +85,26 @@ def write_azure_day(
                 median_ms = float(np.exp(rng.normal(np.log(300), 1.5)))
                 spread = np.array([0.05, 0.2, 0.6, 1.0, 1.6, 5.0, 12.0])
                 pct = np.round(median_ms * spread, 3)
-                wd.writerow([owner, app, fn, round(median_ms * 1.3, 3), int(counts.sum()), pct[0], pct[-1],
-                             *pct.tolist()])
+                wd.writerow(
+                    [
+                        owner,
+                        app,
+                        fn,
+                        round(median_ms * 1.3, 3),
+                        int(counts.sum()),
+                        pct[0],
+                        pct[-1],
+                        *pct.tolist(),
+                    ]
+                )
             mb = float(np.clip(rng.lognormal(np.log(170), 0.6), 20, 3000))
-            wm.writerow([owner, app, 1440 * 12, round(mb, 1),
-                         *[round(mb * f, 1) for f in (0.6, 0.7, 0.85, 1.0, 1.1, 1.3, 1.5, 2.0)]])
+            wm.writerow(
+                [
+                    owner,
+                    app,
+                    1440 * 12,
+                    round(mb, 1),
+                    *[round(mb * f, 1) for f in (0.6, 0.7, 0.85, 1.0, 1.1, 1.3, 1.5, 2.0)],
+                ]
+            )
     return inv, dur, mem

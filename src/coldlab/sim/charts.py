@@ -22,11 +22,24 @@ def write_png(timeline: Timeline, path: Path, *, title: str) -> None:
     top.step(minutes, timeline.env_seconds / timeline.bin_s, where="post", color="tab:blue")
     top.set_ylabel("environments (bin avg)")
     top.set_title(title)
-    bottom.bar(minutes, timeline.cold, width=timeline.bin_s / 60.0, align="edge", color="tab:red",
-               label="cold starts")
+    bottom.bar(
+        minutes,
+        timeline.cold,
+        width=timeline.bin_s / 60.0,
+        align="edge",
+        color="tab:red",
+        label="cold starts",
+    )
     if timeline.throttled.any():
-        bottom.bar(minutes, timeline.throttled, width=timeline.bin_s / 60.0, align="edge", color="tab:gray",
-                   alpha=0.6, label="throttled")
+        bottom.bar(
+            minutes,
+            timeline.throttled,
+            width=timeline.bin_s / 60.0,
+            align="edge",
+            color="tab:gray",
+            alpha=0.6,
+            label="throttled",
+        )
     bottom.set_ylabel(f"per {timeline.bin_s:g} s")
     bottom.set_xlabel("time (min)")
     bottom.legend(loc="upper right")

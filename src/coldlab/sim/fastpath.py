@@ -8,7 +8,7 @@ path does. A cold start lengthens its request (the penalty), which moves departu
 iterated to a fixed point; the fixed point equals the event-driven run (induction over time: each request's
 status depends only on earlier ones).
 
-It declines (FastPathUnavailable) when it would not be exact: provisioned concurrency, recycling, a
+It declines (FastPathUnavailableError) when it would not be exact: provisioned concurrency, recycling, a
 non-constant keep-alive, `newest` routing, the concurrency limit or the scaling token bucket being reached.
 """
 
@@ -25,7 +25,7 @@ from coldlab.sim.metrics import N_LAT_BINS, FunctionResult, IntArray, Timeline, 
 from coldlab.sim.policies import KeepAlive
 
 
-class FastPathUnavailable(Exception):
+class FastPathUnavailableError(Exception):
     """The fast path would not be exact for this function; use the event-driven kernel."""
 
 
@@ -46,7 +46,7 @@ class LambdaFastPath:
 
     def __init__(self, model: LambdaModel, policy: KeepAlive, *, name: str, app: str, bin_s: float) -> None:
         if not fast_path_possible(model, policy):
-            raise FastPathUnavailable("configuration needs the event kernel")
+            raise FastPathUnavailableError("configuration needs the event kernel")
         keep = policy.constant_keepalive()
         assert keep is not None
         self.keep = keep
@@ -69,6 +69,7 @@ class LambdaFastPath:
         self.t_last = -math.inf  # last committed arrival
         self.clip_from = -math.inf  # general mode: the timeline before this was drawn by busy mode
         self.busy_chunks = 0
+        self.t_prev_commit: float | None = None  # busy mode: the timeline is drawn up to here
 
     # -- common ----------------------------------------------------------------------------------------
 
@@ -76,7 +77,7 @@ class LambdaFastPath:
         if len(arrivals) == 0:
             return
         if float(np.min(service)) <= 0:
-            raise FastPathUnavailable("zero service times need the event kernel's ordering")
+            raise FastPathUnavailableError("zero service times need the event kernel's ordering")
         if self.busy_mode and self._feed_busy(arrivals, service, penalty):
             self.busy_chunks += 1
             return
@@ -91,7 +92,7 @@ class LambdaFastPath:
     def _check_limits(self, cold_times: FloatArray, peak: int) -> float:
         """Raise if a limit binds; return the token count after these cold starts (commit separately)."""
         if peak > self.m.concurrency_limit:
-            raise FastPathUnavailable("concurrency limit reached")
+            raise FastPathUnavailableError("concurrency limit reached")
         if len(cold_times) == 0:
             return self.tokens
         rate = self.m.burst / self.m.burst_window_s
@@ -101,11 +102,11 @@ class LambdaFastPath:
         from_full = cap + x - np.maximum.accumulate(x)
         tokens = np.minimum(from_start, from_full)
         if float(tokens.min()) < 1.0 - 1e-9:
-            raise FastPathUnavailable("scaling limit reached")
+            raise FastPathUnavailableError("scaling limit reached")
         return float(tokens[-1]) - 1.0
 
     def _account(
-        self, a: FloatArray, s: FloatArray, p: FloatArray, cold: np.ndarray, dep: FloatArray, tokens: float
+        self, a: FloatArray, s: FloatArray, p: FloatArray, *, cold: np.ndarray, dep: FloatArray, tokens: float
     ) -> FloatArray:
         res = self.result
         if cold.any():
@@ -151,7 +152,7 @@ class LambdaFastPath:
         tokens = self._check_limits(a[cold], peak)
         # commit
         res = self.result
-        latency = self._account(a, s, p, cold, dep, tokens)
+        latency = self._account(a, s, p, cold=cold, dep=dep, tokens=tokens)
         last_arrival = float(a[-1])
         committed = dep_all[dep_all <= last_arrival]
         k = np.arange(len(committed))
@@ -166,7 +167,7 @@ class LambdaFastPath:
         res.env_s += float(latency.sum()) + warm_sum - (u_before + float(committed.sum()) - u_after)
         res.peak_inflight = max(res.peak_inflight, peak)
         # timeline: no environment has expired, so the environments alive are the peak level so far
-        t_prev = self.t_prev_commit if hasattr(self, "t_prev_commit") else float(a[0])
+        t_prev = self.t_prev_commit if self.t_prev_commit is not None else float(a[0])
         self.created.extend(a[cold].tolist())
         created = np.asarray(self.created)
         self.timeline.add_intervals(np.maximum(created, t_prev), np.full(len(created), last_arrival))
@@ -224,11 +225,11 @@ class LambdaFastPath:
                 break
             cold = new_cold
         else:  # pragma: no cover - never seen; stay exact rather than guess
-            raise FastPathUnavailable("cold-start fixed point did not converge")
+            raise FastPathUnavailableError("cold-start fixed point did not converge")
         peak = max(self.levels_seen, int(level.max()))
         tokens = self._check_limits(a[cold], peak)
         res, keep = self.result, self.keep
-        latency = self._account(a, s, p, cold, dep, tokens)
+        latency = self._account(a, s, p, cold=cold, dep=dep, tokens=tokens)
         last_arrival = float(a[-1])
         self._grow_levels(peak)
         committed = dep_all <= last_arrival

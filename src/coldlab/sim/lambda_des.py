@@ -128,7 +128,7 @@ class LambdaKernel:
 
     # -- arrivals ---------------------------------------------------------------------------------------
 
-    def feed(self, arrivals: FloatArray, service: FloatArray, penalty: FloatArray) -> None:
+    def feed(self, arrivals: FloatArray, service: FloatArray, penalty: FloatArray) -> None:  # noqa: PLR0915 - one hot loop, kept inline for speed
         n = len(arrivals)
         if n == 0:
             return
@@ -184,13 +184,23 @@ class LambdaKernel:
             pc_flags[i] = pc
             served[i] = True
             res.peak_inflight = max(res.peak_inflight, len(busy))
-        self._account(arrivals, service, penalty, latency, served, cold_flags, pc_flags, throttled_at)
+        self._account(
+            arrivals,
+            service,
+            penalty,
+            latency=latency,
+            served=served,
+            cold=cold_flags,
+            pc=pc_flags,
+            throttled_at=throttled_at,
+        )
 
     def _account(
         self,
         arrivals: FloatArray,
         service: FloatArray,
         penalty: FloatArray,
+        *,
         latency: FloatArray,
         served: np.ndarray,
         cold: np.ndarray,

@@ -41,9 +41,15 @@ class Option:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind, "label": self.label, "setting": self.setting, "cost_per_month_usd": self.cost_month,
-            "cost_breakdown_month_usd": self.cost, "cold_pct": self.cold_pct, "p99_s": self.p99_s,
-            "throttled_pct": self.throttled_pct, "meets_constraints": self.meets,
+            "kind": self.kind,
+            "label": self.label,
+            "setting": self.setting,
+            "cost_per_month_usd": self.cost_month,
+            "cost_breakdown_month_usd": self.cost,
+            "cold_pct": self.cold_pct,
+            "p99_s": self.p99_s,
+            "throttled_pct": self.throttled_pct,
+            "meets_constraints": self.meets,
         }
 
 
@@ -60,7 +66,9 @@ class Constraints:
         return not (self.max_p99_s is not None and option.p99_s > self.max_p99_s)
 
 
-def _evaluate(kind: str, label: str, setting: int, totals: RunTotals, cfg: RunConfig, prices: PriceTable) -> Option:
+def _evaluate(
+    totals: RunTotals, cfg: RunConfig, prices: PriceTable, *, kind: str, label: str, setting: int
+) -> Option:
     fs = totals.functions
     horizon = max((f.horizon_s for f in fs), default=0.0) or 1.0
     cost = CostBreakdown()
@@ -71,7 +79,11 @@ def _evaluate(kind: str, label: str, setting: int, totals: RunTotals, cfg: RunCo
     served = sum(f.served for f in fs)
     arrivals = sum(f.arrivals for f in fs)
     return Option(
-        kind=kind, label=label, setting=setting, cost_month=month["total"], cost=month,
+        kind=kind,
+        label=label,
+        setting=setting,
+        cost_month=month["total"],
+        cost=month,
         cold_pct=100.0 * sum(f.cold_starts for f in fs) / served if served else 0.0,
         p99_s=histogram_percentile(totals.latency, 99),
         throttled_pct=100.0 * sum(f.throttled for f in fs) / arrivals if arrivals else 0.0,
@@ -80,12 +92,24 @@ def _evaluate(kind: str, label: str, setting: int, totals: RunTotals, cfg: RunCo
 
 
 def compare(
-    jobs: Callable[[], Iterable[FunctionJob]], base: RunConfig, prices: PriceTable, *,
-    pc_values: Sequence[int] | None, min_instances: Sequence[int], constraints: Constraints, workers: int = 1,
+    jobs: Callable[[], Iterable[FunctionJob]],
+    base: RunConfig,
+    prices: PriceTable,
+    *,
+    pc_values: Sequence[int] | None,
+    min_instances: Sequence[int],
+    constraints: Constraints,
+    workers: int = 1,
 ) -> tuple[list[Option], Option | None]:
     on_demand_cfg = replace(base, platform="lambda", lam=replace(base.lam, provisioned=0))
-    on_demand = _evaluate("lambda", "Lambda on-demand", 0, run_jobs(jobs(), on_demand_cfg, workers=workers),
-                          on_demand_cfg, prices)
+    on_demand = _evaluate(
+        run_jobs(jobs(), on_demand_cfg, workers=workers),
+        on_demand_cfg,
+        prices,
+        kind="lambda",
+        label="Lambda on-demand",
+        setting=0,
+    )
     options = [on_demand]
     if pc_values is None:
         pc_values = suggest_pc(on_demand.avg_concurrency)
@@ -93,12 +117,28 @@ def compare(
         if n <= 0:
             continue
         cfg = replace(on_demand_cfg, lam=replace(base.lam, provisioned=n))
-        options.append(_evaluate("lambda-pc", f"Lambda + provisioned {n}", n,
-                                 run_jobs(jobs(), cfg, workers=workers), cfg, prices))
+        options.append(
+            _evaluate(
+                run_jobs(jobs(), cfg, workers=workers),
+                cfg,
+                prices,
+                kind="lambda-pc",
+                label=f"Lambda + provisioned {n}",
+                setting=n,
+            )
+        )
     for m in min_instances:
         cfg = replace(base, platform="cloudrun", run=replace(base.run, min_instances=m))
-        options.append(_evaluate("cloudrun", f"Cloud Run c={base.run.concurrency} min {m}", m,
-                                 run_jobs(jobs(), cfg, workers=workers), cfg, prices))
+        options.append(
+            _evaluate(
+                run_jobs(jobs(), cfg, workers=workers),
+                cfg,
+                prices,
+                kind="cloudrun",
+                label=f"Cloud Run c={base.run.concurrency} min {m}",
+                setting=m,
+            )
+        )
     options = [replace(o, meets=constraints.check(o)) for o in options]
     feasible = [o for o in options if o.meets]
     best = min(feasible, key=lambda o: o.cost_month) if feasible else None
@@ -140,7 +180,11 @@ class BreakEven:
 
 
 def break_even(
-    duration: Dist, base: RunConfig, prices: PriceTable, *, rates: Sequence[float] | None = None,
+    duration: Dist,
+    base: RunConfig,
+    prices: PriceTable,
+    *,
+    rates: Sequence[float] | None = None,
     horizon_s: float = 600.0,
 ) -> BreakEven:
     """Sweep steady Poisson rates; at each, on-demand vs the cheapest provisioned N >= 1."""
@@ -154,15 +198,20 @@ def break_even(
         rates = [float(r) for r in np.unique(np.round(np.geomspace(analytic / 8, analytic * 4, 13), 3))]
     points = []
     for rate in rates:
+
         def jobs(rate: float = rate) -> list[FunctionJob]:
             return [FunctionJob(0, "f", "f", None, Synthetic("steady", rate, horizon_s, duration), horizon_s)]
 
         od_cfg = replace(base, platform="lambda", lam=replace(base.lam, provisioned=0))
-        od = _evaluate("lambda", "", 0, run_jobs(jobs(), od_cfg, workers=1), od_cfg, prices)
+        od = _evaluate(
+            run_jobs(jobs(), od_cfg, workers=1), od_cfg, prices, kind="lambda", label="", setting=0
+        )
         best_cost, best_n = math.inf, 0
         for n in sorted({max(1, math.floor(od.avg_concurrency * f)) for f in (0.5, 0.8, 1.0, 1.2)} | {1}):
             cfg = replace(od_cfg, lam=replace(base.lam, provisioned=n))
-            pc = _evaluate("lambda-pc", "", n, run_jobs(jobs(), cfg, workers=1), cfg, prices)
+            pc = _evaluate(
+                run_jobs(jobs(), cfg, workers=1), cfg, prices, kind="lambda-pc", label="", setting=n
+            )
             if pc.cost_month < best_cost:
                 best_cost, best_n = pc.cost_month, n
         points.append(BreakEvenPoint(rate, od.cost_month, best_cost, best_n))
@@ -175,6 +224,8 @@ def break_even(
                 d0 = prev.best_pc_month - prev.on_demand_month
                 d1 = point.best_pc_month - point.on_demand_month
                 frac = d0 / (d0 - d1) if d0 != d1 else 0.0
-                crossing = float(math.exp(math.log(prev.rate) + frac * (math.log(point.rate) - math.log(prev.rate))))
+                crossing = float(
+                    math.exp(math.log(prev.rate) + frac * (math.log(point.rate) - math.log(prev.rate)))
+                )
             break
     return BreakEven(crossing, analytic, mean_d, threshold, tuple(points))

@@ -161,7 +161,8 @@ class HybridHistogram:
 
     def describe(self) -> str:
         hours = self.p.range_s / 3600
-        return f"hybrid histogram (range {hours:g} h, CV threshold {self.p.cv_threshold:g}, median-of-5 forecast)"
+        cv = self.p.cv_threshold
+        return f"hybrid histogram (range {hours:g} h, CV threshold {cv:g}, median-of-5 forecast)"
 
 
 @dataclass(frozen=True)

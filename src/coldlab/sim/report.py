@@ -151,7 +151,7 @@ def build_report(
             "queue_wait_s": sum(f.queue_s for f in fs),
         },
         "latency_s": lat,
-        "latency_note": "from a log histogram (100 bins/decade, about ±1.2%); includes cold penalty and queueing",
+        "latency_note": "log histogram, 100 bins/decade (about ±1.2%); includes cold penalty and queueing",
         "cold_pct_across_apps": app_cold_percentiles(fs),
         "cost_usd": cost.as_dict(),
         "cost_per_million_requests_usd": cost.total / served * 1e6 if served else 0.0,

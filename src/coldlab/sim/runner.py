@@ -12,7 +12,7 @@ import numpy as np
 
 from coldlab.sim.cloudrun import CloudRunKernel, CloudRunModel
 from coldlab.sim.dists import Dist
-from coldlab.sim.fastpath import FastPathUnavailable, LambdaFastPath, fast_path_possible
+from coldlab.sim.fastpath import FastPathUnavailableError, LambdaFastPath, fast_path_possible
 from coldlab.sim.lambda_des import LambdaKernel, LambdaModel
 from coldlab.sim.metrics import FunctionResult, IntArray, RunTotals, Timeline
 from coldlab.sim.policies import PolicySpec
@@ -65,7 +65,7 @@ def simulate_function(job: FunctionJob, cfg: RunConfig) -> Outcome:
     if cfg.fast and fast_path_possible(model, cfg.policy.build()):
         try:
             return _run_model(job, cfg, "fast")
-        except FastPathUnavailable:
+        except FastPathUnavailableError:
             pass  # exactness first: rerun the same seeded streams in the event kernel
     return _run_model(job, cfg, "kernel")
 

@@ -42,9 +42,9 @@ class Synthetic:
     def chunks(self, rng: np.random.Generator) -> Iterator[tuple[FloatArray, FloatArray]]:
         if self.pattern == "cron":
             period = 1.0 / self.rate
-            total = int(math.floor(self.horizon_s / period + 1e-9))
+            total = math.floor(self.horizon_s / period + 1e-9)
             for lo in range(0, total, CHUNK):
-                arrivals = np.arange(lo, min(total, lo + CHUNK)) * period
+                arrivals = np.arange(lo, min(total, lo + CHUNK), dtype=np.float64) * period
                 yield arrivals, self.duration.sample(rng, len(arrivals))
             return
         block = max(1.0, min(self.horizon_s, CHUNK / max(self.rate * self._peak(), 1e-9)))
@@ -118,10 +118,12 @@ def place_in_minutes(counts: np.ndarray, rule: str, rng: np.random.Generator, mi
         first = np.repeat(np.cumsum(counts) - counts, counts)
         index = np.arange(total) - first
         per = np.repeat(counts, counts)
-        return base + (index + 0.5) / np.maximum(per, 1) * 60.0
+        spaced: FloatArray = base + (index + 0.5) / np.maximum(per, 1) * 60.0
+        return spaced
     if rule not in ("uniform", "poisson"):
         raise UsageError(f"unknown placement {rule!r}", f"use one of: {', '.join(PLACEMENTS)}")
-    return np.sort(base + rng.random(total) * 60.0)
+    placed: FloatArray = np.sort(base + rng.random(total) * 60.0)
+    return placed
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,9 @@ def synthetic_jobs(pattern: Synthetic) -> list[FunctionJob]:
     return [FunctionJob(0, pattern.pattern, pattern.pattern, None, pattern, pattern.horizon_s)]
 
 
-def azure_jobs(spec: AzureInput, default_duration: Dist, *, memory_floor: bool = True) -> Iterator[FunctionJob]:
+def azure_jobs(
+    spec: AzureInput, default_duration: Dist, *, memory_floor: bool = True
+) -> Iterator[FunctionJob]:
     """One job per function row. Durations: the function's percentiles (piecewise inverse CDF), else
     `default_duration`. Memory is per app in the trace; every function gets its app's average, at least
     128 MB (Lambda's minimum), else the run's --memory."""
