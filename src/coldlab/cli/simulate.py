@@ -177,11 +177,30 @@ def cold_dist(opts: dict[str, Any], snapstart: str | None) -> tuple[Any, list[st
     return parse_dist(spec, scale=0.001), notes
 
 
-def run_with_progress(jobs: Iterable[Any], cfg: Any, *, workers: int, show: bool) -> Any:
+def run_with_progress(
+    jobs: Iterable[Any], cfg: Any, *, workers: int, show: bool, horizon_s: float | None = None
+) -> Any:
+    """Multi-function runs: a bar of functions done. One long function: a bar of simulated time."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from coldlab.sim.runner import run_jobs
 
+    if horizon_s is not None and show:
+        with Progress(
+            TextColumn("simulating"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}% of simulated time"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("sim", total=horizon_s)
+            return run_jobs(
+                jobs,
+                cfg,
+                workers=1,
+                on_chunk=lambda _n, t: progress.update(task, completed=min(t, horizon_s)),
+            )
     if not show:
         return run_jobs(jobs, cfg, workers=workers)
     with Progress(
@@ -301,8 +320,13 @@ def command(**opts: Any) -> None:
         raise UsageError("--snapstart is a Lambda what-if; Cloud Run has its own startup (use --cold-start)")
     if opts["keep_alive"] == "hybrid":
         notes.append("hybrid policy: the ARIMA fallback is replaced by a median-of-last-5 idle-time forecast")
+    long_single = not multi and opts["pattern"] and parse_seconds(opts["horizon"]) * opts["rate"] > 2_000_000
     totals = run_with_progress(
-        jobs, cfg, workers=opts["workers"] if multi else 1, show=multi and not opts["as_json"]
+        jobs,
+        cfg,
+        workers=opts["workers"] if multi else 1,
+        show=(multi or bool(long_single)) and not opts["as_json"],
+        horizon_s=parse_seconds(opts["horizon"]) if long_single else None,
     )
     if not totals.functions:
         raise UsageError("the input has no requests to simulate")

@@ -56,21 +56,24 @@ def _rngs(seed: int, index: int) -> tuple[np.random.Generator, np.random.Generat
     )
 
 
-def simulate_function(job: FunctionJob, cfg: RunConfig) -> Outcome:
+ChunkHook = Callable[[int, float], None]  # (requests in the chunk, time of its last arrival)
+
+
+def simulate_function(job: FunctionJob, cfg: RunConfig, on_chunk: ChunkHook | None = None) -> Outcome:
     """One function from its own seeded streams: arrivals+service, cold penalties, policy draws."""
     if cfg.platform == "cloudrun":
-        return _run_model(job, cfg, "cloudrun")
+        return _run_model(job, cfg, "cloudrun", on_chunk)
     model = cfg.lam if job.memory_mb is None else replace(cfg.lam, memory_mb=job.memory_mb)
     cfg = replace(cfg, lam=model)
     if cfg.fast and fast_path_possible(model, cfg.policy.build()):
         try:
-            return _run_model(job, cfg, "fast")
+            return _run_model(job, cfg, "fast", on_chunk)
         except FastPathUnavailableError:
             pass  # exactness first: rerun the same seeded streams in the event kernel
-    return _run_model(job, cfg, "kernel")
+    return _run_model(job, cfg, "kernel", on_chunk)
 
 
-def _run_model(job: FunctionJob, cfg: RunConfig, kind: str) -> Outcome:
+def _run_model(job: FunctionJob, cfg: RunConfig, kind: str, on_chunk: ChunkHook | None) -> Outcome:
     arrivals_rng, penalty_rng, policy_rng = _rngs(cfg.seed, job.index)
     sim: LambdaFastPath | LambdaKernel | CloudRunKernel
     cold_mean = cfg.cold.mean() if cfg.cold is not None else 0.0
@@ -90,6 +93,8 @@ def _run_model(job: FunctionJob, cfg: RunConfig, kind: str) -> Outcome:
         )
         sim.feed(arrivals, np.maximum(service, MIN_SERVICE_S), penalty)
         last = float(arrivals[-1])
+        if on_chunk is not None:
+            on_chunk(len(arrivals), last)
     horizon = job.horizon_s if job.horizon_s is not None else last
     return sim.finish(horizon)
 
@@ -104,13 +109,14 @@ def run_jobs(
     *,
     workers: int = 2,
     progress: Callable[[FunctionResult], None] | None = None,
+    on_chunk: ChunkHook | None = None,
 ) -> RunTotals:
     """Simulate every job; results merge in job order, so the totals do not depend on `workers`."""
     totals = RunTotals()
     outcomes: Iterator[Outcome]
     pairs = ((job, cfg) for job in jobs)
     if workers <= 1:
-        outcomes = (_worker(pair) for pair in pairs)
+        outcomes = (simulate_function(job, cfg, on_chunk) for job, cfg in pairs)
         for result, latency, timeline in outcomes:
             totals.add(result, latency, timeline)
             if progress:
