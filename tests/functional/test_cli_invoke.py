@@ -154,3 +154,12 @@ def test_demo_shows_cold_and_warm_reports_at_both_sizes() -> None:
     assert sum("\tInit Duration: " in line for line in reports) == 2
     assert sum("\tMemory Size: 1769 MB\t" in line for line in reports) == 3
     assert "How to read the REPORT lines" in done.stderr
+
+
+def test_gomaxprocs_warning_for_go_bootstraps_below_their_ps(hello: Path) -> None:
+    warned = coldlab("invoke", str(hello), "--memory", "512", "--json")
+    assert any("will run with GOMAXPROCS=" in w for w in json.loads(warned.stdout)["warnings"])
+    plain = coldlab("invoke", str(hello), "--memory", "512")
+    assert "coldlab: warning: bootstrap is a Go binary" in plain.stderr
+    pinned = coldlab("invoke", str(hello), "--memory", "512", "--env", "GOMAXPROCS=1", "--json")
+    assert not any("GOMAXPROCS" in w for w in json.loads(pinned.stdout)["warnings"])

@@ -18,6 +18,7 @@ from coldlab.config import (
 )
 from coldlab.events import read_event
 from coldlab.platform import Environment, InvocationResult
+from coldlab.sandbox import gomaxprocs_advice, selection
 
 SCHEMA = "coldlab.invoke/1"
 
@@ -33,15 +34,17 @@ async def run_invocations(
     return results
 
 
-def fidelity_notice(env: Environment) -> str | None:
-    """One line naming any part of the contract this machine cannot enforce (never silent)."""
-    fidelity = env.fidelity
-    degraded = [
-        f"{part}: {value}"
-        for part, value in (("cpu", fidelity.cpu), ("memory", fidelity.memory), ("freeze", fidelity.freeze))
-        if "not-limited" in value or "sigstop" in value
-    ]
-    return "; ".join(degraded) if degraded else None
+def run_warnings(env: Environment) -> list[str]:
+    """What the user must know before trusting the numbers: code-size warnings, a degraded sandbox (said
+    once per run, never silently) and GOMAXPROCS over-scheduling for Go bootstraps."""
+    warnings = list(env.code.warnings)
+    notice = selection().notice
+    if notice:
+        warnings.append(notice)
+    advice = gomaxprocs_advice(env.code.bootstrap, env.limits, env.config.environment)
+    if advice:
+        warnings.append(advice)
+    return warnings
 
 
 @click.command("invoke")
@@ -126,7 +129,7 @@ def command(
         environment=parse_env_pairs(env_pairs),
     )
     event = read_event(event_source)
-    results, env = asyncio.run(
+    results, env, warnings = asyncio.run(
         _invoke(
             config,
             event,
@@ -148,6 +151,8 @@ def command(
                     "cpu_visibility": cpu_visibility,
                 },
                 "fidelity": env.fidelity.as_dict(),
+                "sandbox": selection().as_dict(),
+                "warnings": warnings,
                 "invocations": [result.as_dict() for result in results],
             }
         )
@@ -161,13 +166,11 @@ def command(
 
 async def _invoke(
     config: FunctionConfig, event: bytes, *, repeat: int, interval_ms: int, cpu_visibility: str, quiet: bool
-) -> tuple[list[InvocationResult], Environment]:
+) -> tuple[list[InvocationResult], Environment, list[str]]:
     env = Environment(config, log_sink=None if quiet else print_log_line, cpu_visibility=cpu_visibility)
     async with env:
+        warnings = run_warnings(env)
         if not quiet:
-            for warning in env.code.warnings:
-                err_console.print(f"[yellow]coldlab: warning:[/] {warning}")
-            notice = fidelity_notice(env)
-            if notice:
-                err_console.print(f"[yellow]coldlab: fidelity:[/] {notice}")
-        return await run_invocations(env, event, repeat, interval_ms), env
+            for warning in warnings:
+                err_console.print(f"[yellow]coldlab: warning:[/] {warning}", markup=True, highlight=False)
+        return await run_invocations(env, event, repeat, interval_ms), env, warnings
