@@ -160,6 +160,8 @@ def command(
         for result in results:
             sys.stdout.buffer.write(result.payload + b"\n")
         sys.stdout.flush()
+        if any(result.streamed for result in results):
+            err_console.print("coldlab: note: the function streamed its response; it is returned buffered")
     if any(not result.ok for result in results):
         raise SystemExit(1)
 
