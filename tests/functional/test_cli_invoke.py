@@ -163,3 +163,31 @@ def test_gomaxprocs_warning_for_go_bootstraps_below_their_ps(hello: Path) -> Non
     assert "coldlab: warning: bootstrap is a Go binary" in plain.stderr
     pinned = coldlab("invoke", str(hello), "--memory", "512", "--env", "GOMAXPROCS=1", "--json")
     assert not any("GOMAXPROCS" in w for w in json.loads(pinned.stdout)["warnings"])
+
+
+def test_json_log_format(tmp_path: Path) -> None:
+    code = write_script_bootstrap(
+        tmp_path / "fmt",
+        """
+        while True:
+            rid, headers, body = next_event()
+            print("plain function line")
+            respond(rid, json.dumps(os.environ.get("AWS_LAMBDA_LOG_FORMAT")).encode())
+        """,
+    )
+    done = coldlab("invoke", str(code), "--log-format", "json", "--repeat", "2")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ['"JSON"', '"JSON"']
+    records = [json.loads(line) for line in done.stderr.splitlines() if line.startswith('{"time"')]
+    assert [r["type"] for r in records] == [
+        "platform.initStart",
+        "platform.start",
+        "platform.runtimeDone",
+        "platform.report",
+        "platform.start",
+        "platform.runtimeDone",
+        "platform.report",
+    ]
+    assert "initDurationMs" in records[3]["record"]["metrics"]
+    assert "initDurationMs" not in records[6]["record"]["metrics"]
+    assert "plain function line" in done.stderr.splitlines()  # the function's own output is untouched

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
 
-from coldlab.logs import text
+from coldlab.logs import JsonLogFormat, TextLogFormat, text
 from coldlab.platform.environment import exit_reason
 
 RID = "dbda340c-xmpl-4031-8810-11bb609b4c71"
@@ -85,3 +87,59 @@ def test_exit_reasons_are_worded_like_go() -> None:
 def test_memory_used_rounds_up_to_whole_megabytes() -> None:
     assert text.memory_used_mb(7 * 1024 * 1024) == 7
     assert text.memory_used_mb(7 * 1024 * 1024 + 1) == 8
+
+
+def test_json_format_records_follow_the_telemetry_shapes() -> None:
+    fmt = JsonLogFormat("fn", "$LATEST", "us-east-1")
+    figures = text.ReportFigures(
+        duration_ms=18.5934,
+        billed_duration_ms=19,
+        memory_mb=2048,
+        max_memory_used_mb=246,
+        init_ms=None,
+        status="success",
+    )
+    report = json.loads(fmt.report(RID, figures))
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", report["time"])
+    assert report["type"] == "platform.report"
+    assert report["record"] == {
+        "requestId": RID,
+        "metrics": {
+            "durationMs": 18.593,
+            "billedDurationMs": 19,
+            "memorySizeMB": 2048,
+            "maxMemoryUsedMB": 246,
+        },
+        "status": "success",
+    }
+    timeout = json.loads(fmt.report(RID, text.ReportFigures(5000.0, 5000, 128, 94, 120.5, "timeout")))
+    assert timeout["record"]["status"] == "timeout"
+    assert timeout["record"]["metrics"]["initDurationMs"] == 120.5
+    assert json.loads(fmt.start(RID))["record"] == {"requestId": RID, "version": "$LATEST"}
+    done = json.loads(fmt.end(RID, status="error", duration_ms=1.23456, produced_bytes=10))
+    assert done["type"] == "platform.runtimeDone"
+    assert done["record"] == {
+        "requestId": RID,
+        "status": "error",
+        "metrics": {"durationMs": 1.235, "producedBytes": 10},
+    }
+    init = json.loads(fmt.init_report(10.17, phase="init", status="error", error_type="Runtime.ExitError"))
+    assert init["type"] == "platform.initReport"
+    assert init["record"]["phase"] == "init"
+    assert init["record"]["errorType"] == "Runtime.ExitError"
+    start = json.loads(fmt.init_start())
+    assert start["type"] == "platform.initStart"
+    assert start["record"]["functionName"] == "fn"
+
+
+def test_text_format_shows_status_only_for_timeouts_and_platform_errors() -> None:
+    fmt = TextLogFormat("fn", "$LATEST", "us-east-1")
+    handled = text.ReportFigures(2.0, 2, 128, 10, None, "error")
+    assert "Status" not in fmt.report(RID, handled)
+    crashed = text.ReportFigures(
+        2.0, 2, 128, 10, None, "error", platform_error=True, error_type="Runtime.ExitError"
+    )
+    assert fmt.report(RID, crashed).endswith(
+        "Max Memory Used: 10 MB\tStatus: error\tError Type: Runtime.ExitError"
+    )
+    assert fmt.end(RID, status="success", duration_ms=1, produced_bytes=1) == f"END RequestId: {RID}"

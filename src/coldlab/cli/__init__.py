@@ -6,6 +6,7 @@ A command module exposes `command` (a click.Command). No logic beyond parsing an
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 from typing import Any
 
@@ -46,6 +47,17 @@ class _Commands(click.Group):
         except KeyboardInterrupt:
             click.echo("coldlab: interrupted", err=True)
             ctx.exit(130)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+            raise
+        except Exception as exc:  # a bug in coldlab: one line, and the traceback only on request
+            if os.environ.get("COLDLAB_DEBUG"):
+                raise
+            click.echo(
+                f"coldlab: internal error: {type(exc).__name__}: {exc} "
+                "(this is a bug in coldlab; rerun with COLDLAB_DEBUG=1 for the traceback and report it)",
+                err=True,
+            )
+            ctx.exit(70)
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})

@@ -17,6 +17,7 @@ from coldlab.config import (
     parse_env_pairs,
 )
 from coldlab.events import read_event
+from coldlab.logs import LOG_FORMATS
 from coldlab.platform import Environment, InvocationResult
 from coldlab.sandbox import gomaxprocs_advice, selection
 
@@ -100,6 +101,13 @@ def run_warnings(env: Environment) -> list[str]:
     help="parent: the CPU quota is hidden from the function (Lambda); leaf: visible (Cloud Run)",
 )
 @click.option("--function-name", default="coldlab-function", show_default=True)
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="text",
+    show_default=True,
+    help="Platform lines as Lambda's Text or JSON log format (LoggingConfig.LogFormat)",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (schema coldlab.invoke/1)")
 def command(
     *,
@@ -113,6 +121,7 @@ def command(
     ephemeral_mb: int,
     cpu_visibility: str,
     function_name: str,
+    log_format: str,
     as_json: bool,
 ) -> None:
     """Invoke the bootstrap at PATH (a directory or .zip holding `bootstrap`) like AWS Lambda would.
@@ -136,6 +145,7 @@ def command(
             repeat=repeat,
             interval_ms=interval_ms,
             cpu_visibility=cpu_visibility,
+            log_format=log_format,
             quiet=as_json,
         )
     )
@@ -167,9 +177,21 @@ def command(
 
 
 async def _invoke(
-    config: FunctionConfig, event: bytes, *, repeat: int, interval_ms: int, cpu_visibility: str, quiet: bool
+    config: FunctionConfig,
+    event: bytes,
+    *,
+    repeat: int,
+    interval_ms: int,
+    cpu_visibility: str,
+    log_format: str,
+    quiet: bool,
 ) -> tuple[list[InvocationResult], Environment, list[str]]:
-    env = Environment(config, log_sink=None if quiet else print_log_line, cpu_visibility=cpu_visibility)
+    env = Environment(
+        config,
+        log_sink=None if quiet else print_log_line,
+        cpu_visibility=cpu_visibility,
+        log_format=log_format,
+    )
     async with env:
         warnings = run_warnings(env)
         if not quiet:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from coldlab import __version__
@@ -36,6 +37,20 @@ def end(request_id: str) -> str:
 def billed_ms(duration_ms: float, init_ms: float | None = None) -> int:
     """Billed Duration: rounded up to 1 ms; includes init for provided runtimes (reference §4.1)."""
     return math.ceil(round(duration_ms + (init_ms or 0.0), 6))
+
+
+@dataclass(frozen=True)
+class ReportFigures:
+    """What a REPORT line says, whatever the log format."""
+
+    duration_ms: float
+    billed_duration_ms: int
+    memory_mb: int
+    max_memory_used_mb: int
+    init_ms: float | None
+    status: str  # "success" | "error" | "timeout"
+    platform_error: bool = False  # the platform ended the invoke (exit, init failure): text shows Status
+    error_type: str | None = None
 
 
 def report(
@@ -89,3 +104,38 @@ def runtime_exited(request_id: str | None, reason: str) -> list[str]:
 def memory_used_mb(peak_bytes: int) -> int:
     """Max Memory Used in whole MB (rounded up, so a process that used any memory shows at least 1)."""
     return max(1, math.ceil(peak_bytes / (1024 * 1024)))
+
+
+class TextLogFormat:
+    """Lambda's default text format."""
+
+    name = "Text"
+
+    def __init__(self, function_name: str, version: str, region: str) -> None:
+        self._version = version
+        self._region = region
+
+    def init_start(self) -> str:
+        return init_start(self._region)
+
+    def start(self, request_id: str) -> str:
+        return start(request_id, self._version)
+
+    def end(self, request_id: str, *, status: str, duration_ms: float, produced_bytes: int) -> str:
+        return end(request_id)
+
+    def report(self, request_id: str, figures: ReportFigures) -> str:
+        shown = figures.status == "timeout" or figures.platform_error
+        return report(
+            request_id,
+            duration_ms=figures.duration_ms,
+            billed_duration_ms=figures.billed_duration_ms,
+            memory_mb=figures.memory_mb,
+            max_memory_used_mb=figures.max_memory_used_mb,
+            init_ms=figures.init_ms,
+            status=figures.status if shown else None,
+            error_type=figures.error_type if figures.platform_error else None,
+        )
+
+    def init_report(self, init_ms: float, *, phase: str, status: str, error_type: str | None) -> str:
+        return init_report(init_ms, phase=phase, status=status, error_type=error_type)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from coldlab.config import FunctionConfig
+from coldlab.logs import log_format as make_log_format
 from coldlab.logs import text
 from coldlab.platform.code import CodePackage, load_code
 from coldlab.platform.envvars import lambda_environment, log_stream_name
@@ -108,6 +109,7 @@ class Environment:
         cpu_visibility: str = "parent",
         initialization_type: str = "on-demand",
         init_timeout_s: float = INIT_TIMEOUT_S,
+        log_format: str = "text",
     ) -> None:
         self.config = config
         self.host = host or select_host()
@@ -117,6 +119,9 @@ class Environment:
             cpu_visibility=cpu_visibility,
         )
         self._log_sink = log_sink
+        self._format = make_log_format(
+            log_format, function_name=config.function_name, version=config.version, region=config.region
+        )
         self._initialization_type = initialization_type
         self._init_timeout_s = init_timeout_s
         self._server = RuntimeApiServer(self._on_effect)
@@ -192,6 +197,8 @@ class Environment:
             credentials={k: os.environ[k] for k in _CREDENTIAL_VARS if k in os.environ},
             initialization_type=self._initialization_type,
         )
+        if self._format.name == "JSON":  # Lambda tells the runtime which format it logs in (reference §4.2)
+            env.update({"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "INFO"})
         started = time.perf_counter()
         try:
             sandbox = await self.host.spawn(
@@ -293,7 +300,7 @@ class Environment:
             cold = self._sandbox is None
             init_ms, phases = await self._init_phase(accepted) if cold else (None, None)
             attempt = _Attempt(request_id or str(uuid.uuid4()), time.perf_counter(), init_ms, cold, phases)
-            self._log(text.start(attempt.request_id, self.config.version))
+            self._log(self._format.start(attempt.request_id))
             if self._sandbox is None:
                 failed = await self._suppressed_init(attempt)
                 if failed is not None:
@@ -308,13 +315,15 @@ class Environment:
         if self._initialized_once:
             return None, None  # after a reset, init is re-run inside the invoke instead (suppressed)
         self._initialized_once = True
-        self._log(text.init_start(self.config.region))
+        self._log(self._format.init_start())
         init = await self._initialize(accepted, self._init_timeout_s)
         if init.status == "success":
             return init.duration_ms, init.phases
         self._output_flush()
         self._log(
-            text.init_report(init.duration_ms, phase="init", status=init.status, error_type=init.error_type)
+            self._format.init_report(
+                init.duration_ms, phase="init", status=init.status, error_type=init.error_type
+            )
         )
         self._destroy()
         return None, None
@@ -328,7 +337,9 @@ class Environment:
             return self._finish_timeout(attempt)
         self._output_flush()
         self._log(
-            text.init_report(init.duration_ms, phase="invoke", status="error", error_type=init.error_type)
+            self._format.init_report(
+                init.duration_ms, phase="invoke", status="error", error_type=init.error_type
+            )
         )
         payload = init.payload
         if init.exit_reason is not None:
@@ -442,21 +453,22 @@ class Environment:
         peak = self._sandbox.peak_memory_bytes() if self._sandbox is not None else 0
         used_mb = min(text.memory_used_mb(peak), self.config.memory_mb) if peak else 0
         billed = text.billed_ms(duration_ms, init_ms)
-        report_status = status if status == "timeout" or platform_error else None
-        report_error = (error_type or outcome.error_type) if platform_error else None
-        self._log(text.end(request_id))
         self._log(
-            text.report(
-                request_id,
-                duration_ms=duration_ms,
-                billed_duration_ms=billed,
-                memory_mb=self.config.memory_mb,
-                max_memory_used_mb=used_mb,
-                init_ms=init_ms,
-                status=report_status,
-                error_type=report_error,
+            self._format.end(
+                request_id, status=status, duration_ms=duration_ms, produced_bytes=len(outcome.payload)
             )
         )
+        figures = text.ReportFigures(
+            duration_ms=duration_ms,
+            billed_duration_ms=billed,
+            memory_mb=self.config.memory_mb,
+            max_memory_used_mb=used_mb,
+            init_ms=init_ms,
+            status=status,
+            platform_error=platform_error,
+            error_type=(error_type or outcome.error_type) if platform_error else None,
+        )
+        self._log(self._format.report(request_id, figures))
         return InvocationResult(
             request_id=request_id,
             payload=outcome.payload,
