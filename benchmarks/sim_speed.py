@@ -23,9 +23,8 @@ from coldlab.sim.fastpath import LambdaFastPath
 from coldlab.sim.lambda_des import LambdaKernel, LambdaModel
 from coldlab.sim.policies import PolicySpec
 from coldlab.sim.runner import RunConfig, run_jobs
+from coldlab.sim.traces import CHUNK
 from coldlab.sim.workload import AzureInput, azure_jobs
-
-CHUNK = 500_000
 
 
 def _feed(sim: LambdaFastPath | LambdaKernel, a: np.ndarray, s: np.ndarray, p: np.ndarray) -> float:
