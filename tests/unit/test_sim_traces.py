@@ -160,3 +160,26 @@ def test_hybrid_histogram_windows() -> None:
     fixed = PolicySpec("fixed", "uniform:300,420").build()
     assert fixed.constant_keepalive() is None
     assert 300 <= fixed.windows(np.random.default_rng(0))[1] <= 420
+
+
+def test_multi_function_csv_is_split_in_one_pass(tmp_path: Path) -> None:
+    from coldlab.sim.traces import partition_invocations, read_partition
+    from coldlab.sim.workload import invocation_jobs
+
+    rows = "".join(f"{i},{i % 7},{'ab'[i % 2]}\n" for i in range(50))
+    path = _write(tmp_path / "inv.csv", "timestamp,duration_ms,function\n" + rows)
+    parts = partition_invocations(path, tmp_path, flush=4)
+    assert set(parts) == {"a", "b"}
+    (a_t, a_d), = list(read_partition(parts["a"], chunk=100))
+    assert a_t.tolist() == [float(i) for i in range(0, 50, 2)]
+    assert a_d.tolist() == pytest.approx([(i % 7) / 1000 for i in range(0, 50, 2)])
+    assert [len(t) for t, _ in read_partition(parts["b"], chunk=10)] == [10, 10, 5]
+    work = tmp_path / "work"
+    work.mkdir()
+    jobs = invocation_jobs(path, work)
+    streamed = [np.concatenate([t for t, _ in j.source.chunks(np.random.default_rng(0))]) for j in jobs]
+    assert [len(x) for x in streamed] == [25, 25]
+    # a function going back in time is an error even when rows of functions interleave
+    bad = _write(tmp_path / "bad.csv", "timestamp,duration,function\n5,1,a\n1,1,b\n4,1,a\n")
+    with pytest.raises(UsageError, match=r"bad\.csv:4: column 'timestamp': timestamps go back"):
+        partition_invocations(bad, tmp_path)

@@ -3,7 +3,9 @@ cheapest option under a cold-start/latency constraint; where provisioned concurr
 
 from __future__ import annotations
 
+import tempfile
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 import click
@@ -55,6 +57,11 @@ def _int_list(text: str | None, what: str) -> list[int] | None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (schema coldlab.plan/1)")
 def command(**opts: Any) -> None:
     """Compare Lambda on-demand, Lambda + provisioned concurrency and Cloud Run for one workload."""
+    with tempfile.TemporaryDirectory(prefix="coldlab-plan-") as workdir:
+        _plan(opts, Path(workdir))
+
+
+def _plan(opts: dict[str, Any], workdir: Path) -> None:
     from coldlab.pricing import load_prices
     from coldlab.sim.cloudrun import CloudRunModel
     from coldlab.sim.dists import parse_dist
@@ -64,7 +71,11 @@ def command(**opts: Any) -> None:
     from coldlab.sim.runner import RunConfig
 
     prices = load_prices(opts["prices_path"])
-    build_jobs(opts)  # validate the input once, early
+    first_jobs = build_jobs(opts, workdir)[0]  # validates the input early
+
+    def jobs() -> Any:  # lists can be reused; an Azure file is a stream, read again for each option
+        return first_jobs if isinstance(first_jobs, list) else build_jobs(opts, workdir)[0]
+
     cold, notes = cold_dist(opts, None)
     policy = PolicySpec("fixed", opts["idle_timeout"])
     validate_policy(policy)
@@ -84,7 +95,7 @@ def command(**opts: Any) -> None:
     )
     with status:
         options, best = compare(
-            lambda: build_jobs(opts)[0],
+            jobs,
             base,
             prices,
             pc_values=_int_list(opts["pc_text"], "--pc"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -117,8 +118,11 @@ def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return functools.reduce(lambda f, opt: opt(f), reversed(options), func)
 
 
-def build_jobs(opts: dict[str, Any]) -> tuple[Iterable[Any], dict[str, Any], bool]:
-    """(jobs, inputs description, multi-function?) from the input options."""
+def build_jobs(
+    opts: dict[str, Any], workdir: Path | None = None
+) -> tuple[Iterable[Any], dict[str, Any], bool]:
+    """(jobs, inputs description, multi-function?) from the input options. A multi-function CSV is split
+    into per-function files under `workdir` (one pass), if given."""
     from coldlab.sim.dists import parse_dist
     from coldlab.sim.traces import Synthetic
     from coldlab.sim.workload import AzureInput, azure_jobs, describe_inputs, invocation_jobs, synthetic_jobs
@@ -162,7 +166,7 @@ def build_jobs(opts: dict[str, Any]) -> tuple[Iterable[Any], dict[str, Any], boo
     path = opts["invocations"]
     if not Path(path).is_file():
         raise UsageError(f"no such trace file: {path}")
-    jobs = invocation_jobs(Path(path))
+    jobs = invocation_jobs(Path(path), workdir)
     return jobs, describe_inputs("invocations", path=path, functions=len(jobs)), len(jobs) > 1
 
 
@@ -273,6 +277,11 @@ def run_with_progress(
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (schema coldlab.simulate/1)")
 def command(**opts: Any) -> None:
     """Simulate cold starts, environments, latency and cost for a traffic pattern or trace."""
+    with tempfile.TemporaryDirectory(prefix="coldlab-sim-") as workdir:
+        _simulate(opts, Path(workdir))
+
+
+def _simulate(opts: dict[str, Any], workdir: Path) -> None:
     from coldlab.pricing import load_prices
     from coldlab.sim.cloudrun import CloudRunModel
     from coldlab.sim.lambda_des import LambdaModel
@@ -281,7 +290,7 @@ def command(**opts: Any) -> None:
     from coldlab.sim.runner import RunConfig
 
     prices = load_prices(opts["prices_path"])
-    jobs, inputs, multi = build_jobs(opts)
+    jobs, inputs, multi = build_jobs(opts, workdir)
     cold, notes = cold_dist(opts, opts["snapstart"])
     policy = PolicySpec(
         opts["keep_alive"],

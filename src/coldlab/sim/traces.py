@@ -153,9 +153,13 @@ class InvocationFile:
 
     path: str
     function: str | None  # None: every row (no function column)
+    partition: str | None = None  # this function's rows, split out by `partition_invocations`
 
     def chunks(self, rng: np.random.Generator) -> Iterator[tuple[FloatArray, FloatArray]]:
-        yield from read_invocations(Path(self.path), self.function)
+        if self.partition is not None:
+            yield from read_partition(Path(self.partition))
+        else:
+            yield from read_invocations(Path(self.path), self.function)
 
 
 # ---------------------------------------------------------------------------------------------- CSV
@@ -203,27 +207,19 @@ def invocation_columns(path: Path) -> tuple[int, int, float, int | None]:
     return ts, dur_ms, 0.001, fn
 
 
-def read_invocations(
-    path: Path, function: str | None, chunk: int = CHUNK
-) -> Iterator[tuple[FloatArray, FloatArray]]:
-    """Stream one function's rows in chunks; errors name the file, line and column."""
+def _rows(path: Path) -> Iterator[tuple[str | None, float, float]]:
+    """Validated (function, timestamp s, duration s) rows, streamed; errors name the file, line and column.
+    Timestamps must not go back in time within a function."""
     ts_col, dur_col, scale, fn_col = invocation_columns(path)
     reader, header = _open_csv(path)
-    times: list[float] = []
-    durations: list[float] = []
-    last = -math.inf
+    last: dict[str | None, float] = {}
     for line, row in enumerate(reader, start=2):
         if not row:
             continue
         if len(row) != len(header):
-            raise _bad(
-                path,
-                line,
-                header[min(len(row), len(header) - 1)],
-                f"expected {len(header)} columns, got {len(row)}",
-            )
-        if function is not None and fn_col is not None and row[fn_col] != function:
-            continue
+            column = header[min(len(row), len(header) - 1)]
+            raise _bad(path, line, column, f"expected {len(header)} columns, got {len(row)}")
+        fn = row[fn_col] if fn_col is not None else None
         try:
             t = float(row[ts_col])
         except ValueError:
@@ -236,9 +232,21 @@ def read_invocations(
             raise _bad(path, line, header[ts_col], f"timestamp must be >= 0, got {row[ts_col]!r}")
         if not math.isfinite(d) or d < 0:
             raise _bad(path, line, header[dur_col], f"duration must be >= 0, got {row[dur_col]!r}")
-        if t < last:
+        if t < last.get(fn, -math.inf):
             raise _bad(path, line, header[ts_col], "timestamps go back in time; sort the file by timestamp")
-        last = t
+        last[fn] = t
+        yield fn, t, d
+
+
+def read_invocations(
+    path: Path, function: str | None, chunk: int = CHUNK
+) -> Iterator[tuple[FloatArray, FloatArray]]:
+    """Stream one function's rows (all rows when `function` is None) in chunks."""
+    times: list[float] = []
+    durations: list[float] = []
+    for fn, t, d in _rows(path):
+        if function is not None and fn != function:
+            continue
         times.append(t)
         durations.append(d)
         if len(times) >= chunk:
@@ -246,6 +254,39 @@ def read_invocations(
             times, durations = [], []
     if times:
         yield np.asarray(times), np.asarray(durations)
+
+
+def partition_invocations(path: Path, directory: Path, flush: int = CHUNK) -> dict[str | None, Path]:
+    """One streaming pass over a multi-function CSV: each function's (timestamp, duration) pairs go to its
+    own binary file of float64, so each function can then be streamed without rereading the CSV."""
+    buffers: dict[str | None, list[float]] = {}
+    files: dict[str | None, Path] = {}
+
+    def spill(fn: str | None) -> None:
+        with files[fn].open("ab") as out:
+            np.asarray(buffers[fn], np.float64).tofile(out)
+        buffers[fn] = []
+
+    for fn, t, d in _rows(path):
+        if fn not in buffers:
+            buffers[fn] = []
+            files[fn] = directory / f"fn{len(files):06d}.f64"
+        buf = buffers[fn]
+        buf += (t, d)
+        if len(buf) >= 2 * flush:
+            spill(fn)
+    for fn in files:
+        spill(fn)
+    return files
+
+
+def read_partition(path: Path, chunk: int = CHUNK) -> Iterator[tuple[FloatArray, FloatArray]]:
+    with path.open("rb") as handle:
+        while True:
+            pairs = np.fromfile(handle, dtype=np.float64, count=2 * chunk)
+            if len(pairs) == 0:
+                return
+            yield pairs[0::2].copy(), pairs[1::2].copy()
 
 
 def invocation_functions(path: Path) -> list[str | None]:

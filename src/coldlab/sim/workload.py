@@ -16,6 +16,7 @@ from coldlab.sim.traces import (
     MinuteCounts,
     Synthetic,
     invocation_functions,
+    partition_invocations,
     read_azure_durations,
     read_azure_invocations,
     read_azure_memory,
@@ -56,10 +57,20 @@ def azure_jobs(
         yield FunctionJob(index, row.function[:12], row.app[:12], mb, source, len(row.counts) * 60.0)
 
 
-def invocation_jobs(path: Path) -> list[FunctionJob]:
+def invocation_jobs(path: Path, workdir: Path | None = None) -> list[FunctionJob]:
+    """One job per function. With several functions and a `workdir`, the CSV is split in one pass into
+    per-function binary files there (kept until the caller removes the directory)."""
     names = invocation_functions(path)
+    parts = partition_invocations(path, workdir) if workdir is not None and len(names) > 1 else {}
     return [
-        FunctionJob(i, name or path.stem, name or path.stem, None, InvocationFile(str(path), name), None)
+        FunctionJob(
+            i,
+            name or path.stem,
+            name or path.stem,
+            None,
+            InvocationFile(str(path), name, str(parts[name]) if name in parts else None),
+            None,
+        )
         for i, name in enumerate(names)
     ]
 
