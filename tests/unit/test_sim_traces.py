@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from coldlab.errors import UsageError
+from coldlab.sim.azure import read_azure_durations, read_azure_invocations, read_azure_memory
 from coldlab.sim.azuregen import write_azure_day
 from coldlab.sim.dists import Const, Exponential, Piecewise, parse_dist
 from coldlab.sim.policies import HybridHistogram, HybridParams, PolicySpec
@@ -18,9 +19,6 @@ from coldlab.sim.traces import (
     Synthetic,
     invocation_functions,
     place_in_minutes,
-    read_azure_durations,
-    read_azure_invocations,
-    read_azure_memory,
     read_invocations,
 )
 
@@ -170,7 +168,7 @@ def test_multi_function_csv_is_split_in_one_pass(tmp_path: Path) -> None:
     path = _write(tmp_path / "inv.csv", "timestamp,duration_ms,function\n" + rows)
     parts = partition_invocations(path, tmp_path, flush=4)
     assert set(parts) == {"a", "b"}
-    (a_t, a_d), = list(read_partition(parts["a"], chunk=100))
+    ((a_t, a_d),) = list(read_partition(parts["a"], chunk=100))
     assert a_t.tolist() == [float(i) for i in range(0, 50, 2)]
     assert a_d.tolist() == pytest.approx([(i % 7) / 1000 for i in range(0, 50, 2)])
     assert [len(t) for t, _ in read_partition(parts["b"], chunk=10)] == [10, 10, 5]

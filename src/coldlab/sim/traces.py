@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from coldlab.errors import UsageError
-from coldlab.sim.dists import Dist, FloatArray, Piecewise
+from coldlab.sim.dists import Dist, FloatArray
 
 CHUNK = 65_536  # arrivals per chunk handed to a model (small chunks stay in cache: faster fast path)
 PATTERNS = ("steady", "bursty", "diurnal", "spike", "cron")
@@ -165,11 +165,11 @@ class InvocationFile:
 # ---------------------------------------------------------------------------------------------- CSV
 
 
-def _bad(path: Path, line: int, column: str, message: str) -> UsageError:
+def csv_error(path: Path, line: int, column: str, message: str) -> UsageError:
     return UsageError(f"{path}:{line}: column {column!r}: {message}", "fix the row or regenerate the trace")
 
 
-def _open_csv(path: Path) -> tuple[Iterator[list[str]], list[str]]:
+def open_csv(path: Path) -> tuple[Iterator[list[str]], list[str]]:
     try:
         handle = path.open(newline="", encoding="utf-8")
     except OSError as exc:
@@ -183,7 +183,7 @@ def _open_csv(path: Path) -> tuple[Iterator[list[str]], list[str]]:
 
 def invocation_columns(path: Path) -> tuple[int, int, float, int | None]:
     """(timestamp column, duration column, duration scale to seconds, function column or None)."""
-    _, header = _open_csv(path)
+    _, header = open_csv(path)
     lower = [h.lower() for h in header]
 
     def find(*names: str) -> int | None:
@@ -211,29 +211,29 @@ def _rows(path: Path) -> Iterator[tuple[str | None, float, float]]:
     """Validated (function, timestamp s, duration s) rows, streamed; errors name the file, line and column.
     Timestamps must not go back in time within a function."""
     ts_col, dur_col, scale, fn_col = invocation_columns(path)
-    reader, header = _open_csv(path)
+    reader, header = open_csv(path)
     last: dict[str | None, float] = {}
     for line, row in enumerate(reader, start=2):
         if not row:
             continue
         if len(row) != len(header):
             column = header[min(len(row), len(header) - 1)]
-            raise _bad(path, line, column, f"expected {len(header)} columns, got {len(row)}")
+            raise csv_error(path, line, column, f"expected {len(header)} columns, got {len(row)}")
         fn = row[fn_col] if fn_col is not None else None
         try:
             t = float(row[ts_col])
         except ValueError:
-            raise _bad(path, line, header[ts_col], f"not a number: {row[ts_col]!r}") from None
+            raise csv_error(path, line, header[ts_col], f"not a number: {row[ts_col]!r}") from None
         try:
             d = float(row[dur_col]) * scale
         except ValueError:
-            raise _bad(path, line, header[dur_col], f"not a number: {row[dur_col]!r}") from None
+            raise csv_error(path, line, header[dur_col], f"not a number: {row[dur_col]!r}") from None
         if not math.isfinite(t) or t < 0:
-            raise _bad(path, line, header[ts_col], f"timestamp must be >= 0, got {row[ts_col]!r}")
+            raise csv_error(path, line, header[ts_col], f"timestamp must be >= 0, got {row[ts_col]!r}")
         if not math.isfinite(d) or d < 0:
-            raise _bad(path, line, header[dur_col], f"duration must be >= 0, got {row[dur_col]!r}")
+            raise csv_error(path, line, header[dur_col], f"duration must be >= 0, got {row[dur_col]!r}")
         if t < last.get(fn, -math.inf):
-            raise _bad(path, line, header[ts_col], "timestamps go back in time; sort the file by timestamp")
+            raise csv_error(path, line, header[ts_col], "timestamps go back in time; sort the file by time")
         last[fn] = t
         yield fn, t, d
 
@@ -294,124 +294,9 @@ def invocation_functions(path: Path) -> list[str | None]:
     _, _, _, fn_col = invocation_columns(path)
     if fn_col is None:
         return [None]
-    reader, _ = _open_csv(path)
+    reader, _ = open_csv(path)
     seen: dict[str, None] = {}
     for row in reader:
         if len(row) > fn_col:
             seen.setdefault(row[fn_col], None)
     return list(seen) or [None]
-
-
-# ---------------------------------------------------------------------------------------------- Azure 2019
-
-AZURE_PERCENTILES = (0.0, 0.01, 0.25, 0.50, 0.75, 0.99, 1.0)
-_AZ_PCT_COLS = (
-    "percentile_Average_0",
-    "percentile_Average_1",
-    "percentile_Average_25",
-    "percentile_Average_50",
-    "percentile_Average_75",
-    "percentile_Average_99",
-    "percentile_Average_100",
-)
-
-
-@dataclass(frozen=True)
-class AzureFunction:
-    owner: str
-    app: str
-    function: str
-    trigger: str
-    counts: tuple[int, ...]
-
-
-def read_azure_durations(path: Path) -> dict[tuple[str, str, str], Piecewise]:
-    """Duration percentiles (ms) per (owner, app, function), as piecewise inverse CDFs in seconds."""
-    reader, header = _open_csv(path)
-    try:
-        keys = [header.index(k) for k in ("HashOwner", "HashApp", "HashFunction")]
-        cols = [header.index(c) for c in _AZ_PCT_COLS]
-    except ValueError as exc:
-        raise UsageError(f"{path}:1: not an Azure 2019 durations file ({exc})") from None
-    table = {}
-    for line, row in enumerate(reader, start=2):
-        values = []
-        for c in cols:
-            try:
-                v = float(row[c])
-            except (ValueError, IndexError):
-                raise _bad(
-                    path, line, header[c], f"not a number: {row[c] if c < len(row) else ''!r}"
-                ) from None
-            if v < 0:
-                raise _bad(path, line, header[c], f"duration must be >= 0, got {v}")
-            values.append(v / 1000.0)
-        table[(row[keys[0]], row[keys[1]], row[keys[2]])] = Piecewise(
-            AZURE_PERCENTILES, tuple(np.maximum.accumulate(values))
-        )
-    return table
-
-
-def read_azure_memory(path: Path) -> dict[tuple[str, str], float]:
-    """Average allocated MB per (owner, app)."""
-    reader, header = _open_csv(path)
-    try:
-        owner, app, avg = (
-            header.index("HashOwner"),
-            header.index("HashApp"),
-            header.index("AverageAllocatedMb"),
-        )
-    except ValueError as exc:
-        raise UsageError(f"{path}:1: not an Azure 2019 memory file ({exc})") from None
-    table = {}
-    for line, row in enumerate(reader, start=2):
-        try:
-            mb = float(row[avg])
-        except (ValueError, IndexError):
-            raise _bad(path, line, "AverageAllocatedMb", "not a number") from None
-        if mb < 0:
-            raise _bad(path, line, "AverageAllocatedMb", f"must be >= 0, got {mb}")
-        table[(row[owner], row[app])] = mb
-    return table
-
-
-def read_azure_invocations(path: Path) -> Iterator[AzureFunction]:
-    """Stream rows of invocations_per_function_md.anon.dNN.csv (HashOwner, HashApp, HashFunction, Trigger,
-    1..1440)."""
-    reader, header = _open_csv(path)
-    try:
-        o, a, f, trig = (header.index(k) for k in ("HashOwner", "HashApp", "HashFunction", "Trigger"))
-    except ValueError:
-        raise UsageError(
-            f"{path}:1: header lacks HashOwner, HashApp, HashFunction, Trigger",
-            "pass invocations_per_function_md.anon.dNN.csv from the Azure 2019 dataset",
-        ) from None
-    minute_cols = [i for i, h in enumerate(header) if h.isdigit()]
-    if not minute_cols:
-        raise UsageError(f"{path}:1: no minute columns 1..1440 in the header")
-    for line, row in enumerate(reader, start=2):
-        if not row:
-            continue
-        if len(row) != len(header):
-            raise _bad(
-                path,
-                line,
-                header[min(len(row), len(header) - 1)],
-                f"expected {len(header)} columns, got {len(row)}",
-            )
-        counts = []
-        for c in minute_cols:
-            cell = row[c]
-            if not cell.isdigit():
-                try:
-                    value = float(cell)
-                except ValueError:
-                    raise _bad(path, line, header[c], f"not a count: {cell!r}") from None
-                if value < 0:
-                    raise _bad(path, line, header[c], f"negative count {cell}")
-                if value != int(value):
-                    raise _bad(path, line, header[c], f"not a whole count: {cell!r}")
-                counts.append(int(value))
-            else:
-                counts.append(int(cell))
-        yield AzureFunction(row[o], row[a], row[f], row[trig], tuple(counts))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from coldlab.errors import UsageError
+from coldlab.sim.azure import read_azure_durations, read_azure_invocations, read_azure_memory
 from coldlab.sim.dists import Dist
 from coldlab.sim.runner import FunctionJob
 from coldlab.sim.traces import (
@@ -17,9 +18,6 @@ from coldlab.sim.traces import (
     Synthetic,
     invocation_functions,
     partition_invocations,
-    read_azure_durations,
-    read_azure_invocations,
-    read_azure_memory,
 )
 
 LAMBDA_MIN_MB = 128
