@@ -343,7 +343,12 @@ def _simulate(opts: dict[str, Any], workdir: Path) -> None:
     if opts["png"] and totals.timeline is not None:
         from coldlab.sim.charts import write_png
 
-        write_png(totals.timeline, opts["png"], title=f"coldlab simulate ({cfg.platform})")
+        write_png(
+            totals.timeline,
+            opts["png"],
+            title=f"coldlab simulate ({cfg.platform})",
+            horizon_s=report["horizon_s"],
+        )
         report["png"] = str(opts["png"])
     if opts["as_json"]:
         print_json(report)
@@ -399,6 +404,21 @@ def print_summary(r: dict[str, Any]) -> None:
         "engine", f"{r['fast_path_functions']}/{r['functions_simulated']} functions on the exact fast path"
     )
     err_console.print(table)
+    if r["functions_simulated"] > 1:
+        top = Table(title="busiest functions", title_justify="left")
+        for col in ("function", "app", "MB", "served", "cold starts", "cold %", "avg envs"):
+            top.add_column(col, justify="left" if col in ("function", "app") else "right")
+        for f in r["functions"][:10]:
+            top.add_row(
+                f["name"],
+                f["app"],
+                f"{f['memory_mb']:g}",
+                f"{f['served']:,}",
+                f"{f['cold_starts']:,}",
+                f"{f['cold_pct']:.3f}",
+                f"{f['avg_envs']:.2f}",
+            )
+        err_console.print(top)
     for note in r["notes"]:
         err_console.print(f"[yellow]note:[/] {note}")
     if r.get("png"):
