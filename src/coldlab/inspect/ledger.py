@@ -313,20 +313,25 @@ def _charge_data(b: _Builder, inp: LedgerInput, region: _Region, kind: str) -> N
     syms = table.select(lo, hi, (STT_OBJECT, STT_NOTYPE, STT_TLS))
     starts = table.value[syms] + to_file
     ends = table.value[syms] + table.size[syms] + to_file
-    cache: dict[str, int] = {}
     owners = np.fromiter(
-        (
-            cache.setdefault(pkg, b.owners.id(name, kind, pkg))
-            for pkg in map(data_package, map(table.name, syms))
-        ),
+        (b.owners.id(name, _symbol_kind(sym, kind), data_package(sym)) for sym in map(table.name, syms)),
         dtype=np.int64,
         count=len(syms),
     )
-    if not len(syms) and inp.types is not None and kind == RODATA:
-        # stripped: moduledata's types..etypes range still tells type descriptors apart from other rodata
+    if inp.types is not None and kind == RODATA and lo <= inp.types[0] < hi:
+        # moduledata's types..etypes tells type descriptors apart from other rodata (the symbol table has one
+        # carrier symbol for all of them, so they are not split per package)
         t0, t1 = inp.types
-        if lo <= t0 < hi:
-            starts = np.array([t0 + to_file], dtype=np.int64)
-            ends = np.array([min(t1, hi) + to_file], dtype=np.int64)
-            owners = np.array([b.owners.id(name, TYPES)], dtype=np.int64)
+        starts = np.append(starts, t0 + to_file)
+        ends = np.append(ends, min(t1, hi) + to_file)
+        owners = np.append(owners, b.owners.id(name, TYPES))
     b.partition((start, end), (starts, ends, owners), b.owners.id(name, kind, ""))
+
+
+def _symbol_kind(symbol: str, section_kind: str) -> str:
+    """Type descriptors and itabs sit in .rodata before Go 1.26-1.27 gave them sections of their own."""
+    if symbol.startswith(("type:", "go:itab.")):
+        return TYPES
+    if symbol.startswith("go:func."):
+        return FUNCDATA
+    return section_kind

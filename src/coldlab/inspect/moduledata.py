@@ -17,8 +17,9 @@ _TEXT, _ETEXT = 176, 184
 # (types, etypes) per Go minor version: 1.18-1.19 / 1.20-1.26 / 1.27 (typedesclen between them)
 _TYPES = {18: (280, 288), 19: (280, 288), 27: (296, 312)}
 _TYPES_DEFAULT = (296, 304)
-# the inittasks slice exists from Go 1.21; candidates are validated, so a wrong guess is harmless
-_INITTASKS = {21: (464,), 22: (464,), 23: (464,), 24: (464,), 25: (464,), 26: (472, 464, 448), 27: (448,)}
+# the inittasks slice exists from Go 1.21 (offsets checked against the go1.21.13, 1.23.9, 1.25.5, 1.26.6
+# and 1.27.3 sources: 1.26 added epclntab, 1.27 dropped typelinks/itablinks); candidates are validated
+_INITTASKS = {21: (464,), 22: (464,), 23: (464,), 24: (464,), 25: (464,), 26: (472,), 27: (448,)}
 _INITTASKS_LATER = (448, 472, 464)
 _MAX_TASKS = 100_000
 _MAX_FNS = 10_000
