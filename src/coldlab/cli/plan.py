@@ -159,7 +159,7 @@ def print_plan(doc: dict[str, Any]) -> None:
             o["label"],
             f"{o['cost_per_month_usd']:,.2f}",
             f"{o['cold_pct']:.4f}",
-            f"{o['p99_s'] * 1000:.1f} ms",
+            f"{o['p99_s'] * 1000:.1f} ms" if o["p99_s"] is not None else "-",
             f"{o['throttled_pct']:.3f}",
             "yes" if o["meets_constraints"] else "no",
             style=style,

@@ -356,8 +356,8 @@ def _simulate(opts: dict[str, Any], workdir: Path) -> None:
         print_summary(report)
 
 
-def _fmt_s(value: float) -> str:
-    if math.isnan(value):
+def _fmt_s(value: float | None) -> str:
+    if value is None or math.isnan(value):
         return "-"
     return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.3f} s"
 

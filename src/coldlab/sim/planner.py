@@ -19,7 +19,7 @@ import numpy as np
 from coldlab.pricing import CostBreakdown, PriceTable, pc_break_even_utilisation
 from coldlab.sim.dists import Dist
 from coldlab.sim.metrics import RunTotals, histogram_percentile
-from coldlab.sim.report import MONTH_S, add_costs, function_cost
+from coldlab.sim.report import MONTH_S, add_costs, finite, function_cost
 from coldlab.sim.runner import FunctionJob, RunConfig, run_jobs
 from coldlab.sim.traces import Synthetic
 
@@ -47,7 +47,7 @@ class Option:
             "cost_per_month_usd": self.cost_month,
             "cost_breakdown_month_usd": self.cost,
             "cold_pct": self.cold_pct,
-            "p99_s": self.p99_s,
+            "p99_s": finite(self.p99_s),
             "throttled_pct": self.throttled_pct,
             "meets_constraints": self.meets,
         }

@@ -46,6 +46,11 @@ def function_cost(
     )
 
 
+def finite(value: float) -> float | None:
+    """JSON has no NaN: an undefined figure (no requests) is null."""
+    return value if math.isfinite(value) else None
+
+
 def add_costs(a: CostBreakdown, b: CostBreakdown) -> CostBreakdown:
     return CostBreakdown(
         requests=a.requests + b.requests,
@@ -90,7 +95,7 @@ def build_report(
     cold = sum(f.cold_starts for f in fs)
     env_s = sum(f.env_s for f in fs)
     idle_gb_s = sum(f.idle_s * f.gb for f in fs)
-    lat = {f"p{q}": histogram_percentile(totals.latency, q) for q in (50, 95, 99)}
+    lat = {f"p{q}": finite(histogram_percentile(totals.latency, q)) for q in (50, 95, 99)}
     timeline = totals.timeline
     peak_bin = 0.0
     if timeline is not None and len(timeline.env_seconds):
