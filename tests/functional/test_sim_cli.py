@@ -218,3 +218,11 @@ def test_plan_break_even_tests_the_50_per_second_claim() -> None:
     # PC pays once its first environment is busy > 60%: rho/(1+rho) = 0.6 -> rate = 1.5 / 0.030 s = 50/s
     assert be["analytic_rate_per_s"] == pytest.approx(50.0, rel=0.01)
     assert be["break_even_rate_per_s"] == pytest.approx(50.0, rel=0.2)
+
+
+def test_no_requests_gives_null_latency_not_nan() -> None:
+    code, out, _ = _run("simulate", "--pattern", "steady", "--rate", "0.0001", "--horizon", "1m", "--json")
+    assert code == 0
+    doc = json.loads(out, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    assert doc["latency_s"] == {"p50": None, "p95": None, "p99": None}
+    assert doc["totals"]["arrivals"] == 0
