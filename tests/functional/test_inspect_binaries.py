@@ -206,3 +206,20 @@ def test_lambda_rpc_mode(go_build: Any, tags: tuple[str, ...], expected: str) ->
         assert rpc.saving == net_rpc > 0
     else:
         assert "lambda-rpc" not in findings
+
+
+def test_reflect_method_by_name_is_reported(go_build: Any) -> None:
+    path = go_build(FIXTURE_GOPATH.parent / "dce")
+    findings = {x.id: x for x in inspect_binary(path).findings}
+    assert "reflect.Value.MethodByName" in findings["dce-disabled"].detail
+
+
+def test_aws_sdk_v1_and_v2_together(go_build: Any) -> None:
+    _need("heavy")
+    gopath = f"{FIXTURE_GOPATH}{os.pathsep}{GOCODE}"  # stand-in v1 first, Debian's real v2 second
+    path = go_build(FIXTURE_GOPATH / "src" / "bothsdk", gopath=GOCODE, env={"GOPATH": gopath})
+    findings = {x.id: x for x in inspect_binary(path).findings}
+    both = findings["aws-sdk-v1-and-v2"]
+    assert both.bytes == both.saving > 0
+    assert findings["heavy:aws-sdk-go-v1"].bytes == both.bytes
+    assert "sqs" in findings["heavy:aws-sdk-go-v2-services"].detail

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from click.testing import CliRunner, Result
@@ -71,6 +72,8 @@ def test_html_treemap_is_self_contained(stripped: Path, tmp_path: Path) -> None:
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing loaded from anywhere
     assert "<script" not in page
     assert "example.com/hello-go" in page
+    svg = ElementTree.fromstring(re.search(r"<svg.*</svg>", page, re.DOTALL).group(0))  # type: ignore[union-attr]
+    assert len(svg.findall("{http://www.w3.org/2000/svg}g")) > 20
 
 
 def test_diff_of_two_binaries_and_of_saved_json(stripped: Path, full: Path, tmp_path: Path) -> None:

@@ -66,16 +66,16 @@ def _guarded(path: Path, load: Callable[[], ElfImage], top: int) -> Report:
         image = load()
         with ThreadPoolExecutor(max_workers=2) as pool:  # zlib releases the GIL: deflate in parallel
             parts = _deflate_parts(pool, image.data)
-            report, names, packages = _inspect(image, top)
+            report, names, packages, code = _inspect(image, top)
             report = replace(report, zipped_size=sum(p.result() for p in parts))
-            return replace(report, findings=find(report, names, packages))
+            return replace(report, findings=find(report, names, packages, code))
     except BinaryError:
         raise
     except Exception as exc:
         raise corrupt(path, f"unreadable Go metadata ({type(exc).__name__}: {str(exc)[:80]})") from exc
 
 
-def _inspect(image: ElfImage, top: int) -> tuple[Report, tuple[str, ...], list[str]]:
+def _inspect(image: ElfImage, top: int) -> tuple[Report, tuple[str, ...], list[str], list[int]]:
     """The report without zipped size and findings, plus each function's name and package."""
     info = read_buildinfo(image)
     if info.minor < MIN_MINOR:
@@ -116,7 +116,8 @@ def _inspect(image: ElfImage, top: int) -> tuple[Report, tuple[str, ...], list[s
         init_packages=init,
         findings=(),
     )
-    return report, pcln.names, packages
+    code = np.where(pcln.code_size == 0, pcln.span, pcln.code_size).tolist()
+    return report, pcln.names, packages, code
 
 
 def _rollups(

@@ -63,7 +63,10 @@ def band(size: int) -> tuple[str, str]:
     return BAND_OVER
 
 
-def find(report: Report, names: Sequence[str], packages: Sequence[str]) -> tuple[Finding, ...]:
+def find(
+    report: Report, names: Sequence[str], packages: Sequence[str], code: Sequence[int]
+) -> tuple[Finding, ...]:
+    """All findings. `names`, `packages` and `code` describe each function (code = exact bytes)."""
     out: list[Finding] = []
     kind_total: dict[str, int] = {}
     for row in report.ledger:
@@ -133,7 +136,8 @@ def find(report: Report, names: Sequence[str], packages: Sequence[str]) -> tuple
                     fix,
                 )
             )
-    out += _aws_v2(pkg_size, names, packages, report)
+    out += _aws_v2(pkg_size)
+    out += _dce(names, packages, code)
     v1 = any(p.startswith("github.com/aws/aws-sdk-go/") for p in pkg_size)
     v2 = any(p.startswith("github.com/aws/aws-sdk-go-v2/") for p in pkg_size)
     if v1 and v2:
@@ -192,9 +196,7 @@ def find(report: Report, names: Sequence[str], packages: Sequence[str]) -> tuple
     return tuple(out)
 
 
-def _aws_v2(
-    pkg_size: dict[str, int], names: Sequence[str], packages: Sequence[str], report: Report
-) -> list[Finding]:
+def _aws_v2(pkg_size: dict[str, int]) -> list[Finding]:
     services: dict[str, int] = {}
     for p, s in pkg_size.items():
         if p.startswith(V2_SERVICE) and not p.startswith(V2_SERVICE + "internal/"):
@@ -216,21 +218,33 @@ def _aws_v2(
             "import only the service packages the function calls",
         )
     )
-    present = [n for n in DCE_SIGNALS if n in set(names)]
-    if present:
-        client_methods = sum(
-            1 for n, p in zip(names, packages, strict=True) if p.startswith(V2_SERVICE) and ".(*Client)." in n
-        )
-        out.append(
-            Finding(
-                "dce-disabled",
-                "warn",
-                "dead-code elimination is partly disabled",
-                f"{', '.join(present)} is linked, so the linker keeps every exported method of reachable "
-                f"types ({client_methods} AWS client methods kept)",
-                0,
-                0,
-                "avoid reflect Method/MethodByName and text/template on values that reach SDK clients",
-            )
-        )
     return out
+
+
+def _dce(names: Sequence[str], packages: Sequence[str], code: Sequence[int]) -> list[Finding]:
+    """reflect Method/MethodByName reachable: the linker keeps every exported method of reachable types."""
+    linked = set(names)
+    present = [n for n in DCE_SIGNALS if n in linked]
+    if not present:
+        return []
+    kept = [
+        size
+        for n, p, size in zip(names, packages, code, strict=True)
+        if p.startswith(V2_SERVICE) and ".(*Client)." in n
+    ]
+    detail = (
+        f"{', '.join(present)} is linked, so the linker keeps every exported method of every reachable type"
+    )
+    if kept:
+        detail += f"; {len(kept)} AWS SDK v2 client methods ({sum(kept)} bytes of code) are among them"
+    return [
+        Finding(
+            "dce-disabled",
+            "warn",
+            "dead-code elimination is partly disabled",
+            detail,
+            sum(kept),
+            0,
+            "avoid reflect Method/MethodByName (and text/template) on values that reach large types",
+        )
+    ]
