@@ -35,6 +35,7 @@ BUILDS: dict[str, tuple[str, dict[str, Any]]] = {
     "hello-arm64": ("hello-go", {"goarch": "arm64", "strip": False}),
     "hello-arm64-stripped": ("hello-go", {"goarch": "arm64"}),
     "cgo-go": ("cgo-go", {"cgo": True, "strip": False}),
+    "hello-pie": ("hello-go", {"env": {"GOFLAGS": "-mod=mod -buildmode=pie"}}),
     "heavy": ("heavy-go", {"gopath": GOCODE, "strip": False}),
 }
 UNSTRIPPED = [k for k, (_, o) in BUILDS.items() if o.get("strip") is False]
@@ -148,6 +149,14 @@ def test_cgo_is_detected(built: Any, name: str) -> None:
     assert f.interpreter and "ld-linux" in f.interpreter
     assert "libc.so.6" in f.needed
     assert "cgo" in {x.id for x in report.findings}
+
+
+def test_pie(built: Any) -> None:
+    _, report = built("hello-pie")
+    assert report.facts.pie and report.facts.cgo_enabled is False
+    assert report.facts.dynamically_linked  # PIE needs the loader to relocate it
+    assert "dynamic" in {x.id for x in report.findings}
+    assert any(r.kind == "dynamic linking" for r in report.ledger)
 
 
 def test_external_link_c_code_is_named(built: Any) -> None:
