@@ -6,7 +6,7 @@ from coldlab.inspect.budgets import Breach
 from coldlab.inspect.diff import Diff
 from coldlab.inspect.inittrace import InitTrace
 from coldlab.inspect.model import Report
-from coldlab.inspect.render import flags_line, human, pct
+from coldlab.inspect.render import flags_line, human, pct, top_modules
 
 
 def _cell(text: str) -> str:
@@ -29,7 +29,8 @@ def report_markdown(
     if breaches:
         out.append("")
     out += ["| module | bytes | % |", "|---|---:|---:|"]
-    out += [f"| {_cell(m.name)} | {m.size} | {pct(m.size, report.file_size)} |" for m in report.modules[:top]]
+    rows = top_modules(report, top)
+    out += [f"| {_cell(m.name)} | {m.size} | {pct(m.size, report.file_size)} |" for m in rows]
     out += [
         "",
         f"<details><summary>Top {top} packages</summary>",

@@ -9,7 +9,7 @@ from rich.text import Text
 from coldlab.inspect.budgets import Breach
 from coldlab.inspect.diff import Diff
 from coldlab.inspect.inittrace import InitTrace
-from coldlab.inspect.model import Report
+from coldlab.inspect.model import Report, Size
 
 
 def human(n: float) -> str:
@@ -40,6 +40,16 @@ def flags_line(report: Report) -> str:
     return ", ".join(bits)
 
 
+def top_modules(report: Report, top: int) -> tuple[Size, ...]:
+    """The largest modules, plus the main module wherever it ranks (it is the one the reader owns)."""
+    f = report.facts
+    main = f.main_module.path if f.main_module else f.main_path
+    rows = report.modules[:top]
+    if all(m.name != main for m in rows):
+        rows += tuple(m for m in report.modules if m.name == main)
+    return rows
+
+
 def report_view(
     report: Report, top: int = 15, trace: InitTrace | None = None, breaches: list[Breach] | None = None
 ) -> RenderableType:
@@ -58,7 +68,7 @@ def report_view(
         ),
     ]
     parts += [Text(f"note: {n}", style="dim") for n in f.notes]
-    parts.append(_sizes("Modules", report.modules[:top], report.file_size))
+    parts.append(_sizes("Modules", top_modules(report, top), report.file_size))
     pk = Table(title=f"Packages (top {top})", title_justify="left")
     for col in ("package", "module", "bytes", "%", "code"):
         pk.add_column(col, justify="right" if col in ("bytes", "%", "code") else "left")
