@@ -125,6 +125,7 @@ def test_no_cgroups_at_all_gives_the_unprivileged_host_with_reasons(tmp_path: Pa
     assert [t.split(":")[0] for t in chosen.tried] == ["cgroup-v1", "cgroup-v2"]
     assert chosen.notice is not None and "freeze=sigstop-process-group" in chosen.notice
     assert "not-limited" in chosen.host.fidelity(Limits(128)).cpu
+    assert chosen.host.fidelity(Limits(128)).as_dict()["host"] == "unprivileged"
 
 
 def test_asking_for_the_unprivileged_host_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:

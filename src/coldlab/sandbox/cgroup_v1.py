@@ -30,6 +30,7 @@ from coldlab.sandbox.spawning import (
     effective_vcpus,
     host_cpus,
     isolated_setup,
+    same_user_text,
     spawn_process,
 )
 
@@ -263,7 +264,7 @@ class CgroupV1Host:
 
     def isolation_text(self, limits: Limits) -> str:
         if self.user is None:
-            return "same-user (coldlab is not root)"
+            return same_user_text()
         nproc = "pids cgroup" if "pids" in self.hierarchies else "RLIMIT_NPROC"
         return (
             f"user {self.user.name} (uid {self.user.uid}), "
@@ -282,6 +283,7 @@ class CgroupV1Host:
             memory_peak="cgroup-v1 memory.max_usage_in_bytes",
             isolation=self.isolation_text(limits),
             notes=notes,
+            host=self.name,
         )
 
     # --- spawn ---------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from coldlab.sandbox.spawning import (
     effective_vcpus,
     host_cpus,
     isolated_setup,
+    same_user_text,
     spawn_process,
 )
 
@@ -207,7 +208,7 @@ class CgroupV2Host:
             memory = f"not-limited (cgroup v2 memory controller {self.missing['memory']} at {self.root})"
             peak = "proc-vmhwm (sum over the cgroup's processes)"
         if self.user is None:
-            isolation = "same-user (coldlab is not root)"
+            isolation = same_user_text()
         else:
             nproc = "pids.max" if "pids" in self.controllers else "RLIMIT_NPROC"
             isolation = (
@@ -222,6 +223,7 @@ class CgroupV2Host:
             memory_peak=peak,
             isolation=isolation,
             notes=notes,
+            host=self.name,
         )
 
     # --- spawn ---------------------------------------------------------------------------------------------

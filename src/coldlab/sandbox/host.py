@@ -47,9 +47,11 @@ class Fidelity:
     memory_peak: str
     isolation: str
     notes: tuple[str, ...] = field(default_factory=tuple)
+    host: str = ""  # which Host: cgroup-v1, cgroup-v2, unprivileged
 
     def as_dict(self) -> dict[str, object]:
         return {
+            "host": self.host,
             "freeze": self.freeze,
             "cpu": self.cpu,
             "memory": self.memory,

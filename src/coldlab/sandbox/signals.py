@@ -80,6 +80,7 @@ class SignalHost:
             memory_peak="proc-vmhwm (sum over the process group)",
             isolation="same-user (no separate user or /tmp)",
             notes=(f"CPU is not limited to {limits.vcpus:.2f} vCPU, so durations are faster than Lambda's",),
+            host=self.name,
         )
 
     async def spawn(

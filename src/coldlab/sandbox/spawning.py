@@ -41,6 +41,11 @@ def check_limits(limits: Limits) -> None:
         )
 
 
+def same_user_text() -> str:
+    why = "isolation turned off" if os.geteuid() == 0 else "coldlab is not root"
+    return f"same-user ({why})"
+
+
 def effective_vcpus(limits: Limits, cpus: int) -> float:
     """What the quota grants: memory/1769 vCPU, at most 6 and at most this machine's CPUs."""
     return min(limits.vcpus, float(cpus))
@@ -74,7 +79,18 @@ def isolated_setup(
     pids_limited: bool,
 ) -> tuple[Sequence[str], Mapping[str, str], Path, ChildSetup]:
     """argv/env/cwd as the child must see them, and its setup: join cgroups; with `user`, isolate too."""
-    if user is None:
+    if user is None or Path(env.get("LAMBDA_TASK_ROOT") or cwd) == Path("/"):
+        # No code directory to show at /var/task (tests and tools run plain commands from /).
+        if user is not None:
+            setup = ChildSetup(
+                cgroup_procs=cgroup_procs,
+                late_cgroup_procs=late_cgroup_procs,
+                tmp_size_mb=limits.ephemeral_storage_mb,
+                user=user,
+                limits=limits,
+                rlimit_nproc=not pids_limited,
+            )
+            return argv, env, cwd, setup
         setup = ChildSetup(cgroup_procs=cgroup_procs, late_cgroup_procs=late_cgroup_procs, limits=limits)
         return argv, env, cwd, setup
     moved = relocate(argv, env, cwd)
