@@ -38,6 +38,7 @@ REQUIRED = ("cpu", "memory", "freezer")
 OPTIONAL = ("cpuacct", "pids")
 FREEZE_TIMEOUT_S = 5.0
 OOM_POLL_S = 0.05
+KILL_FREEZE_TIMEOUT_S = 0.5
 MB = 1024 * 1024
 
 
@@ -53,12 +54,12 @@ def _wait_state(fd: int, wanted: bytes, timeout_s: float = FREEZE_TIMEOUT_S) -> 
             time.sleep(0.0002)
 
 
-def _set_state(fd: int, state: bytes) -> None:
+def _set_state(fd: int, state: bytes, timeout_s: float = FREEZE_TIMEOUT_S) -> None:
     try:
         os.pwrite(fd, state, 0)
     except OSError as exc:
         raise SandboxError(f"cannot set the freezer to {state.decode()}: {exc.strerror}") from exc
-    _wait_state(fd, state)
+    _wait_state(fd, state, timeout_s)
 
 
 class CgroupV1Sandbox:
@@ -174,8 +175,8 @@ class CgroupV1Sandbox:
         self.peak_memory_bytes()
         self.cpu_time_ns()
         freezer = self._dirs["freezer"]
-        with contextlib.suppress(SandboxError):
-            self.freeze()
+        with contextlib.suppress(SandboxError):  # best effort: a task stuck in the kernel must not stall us
+            _set_state(self._state_fd, b"FROZEN", KILL_FREEZE_TIMEOUT_S)
         cgroupfs.kill_pids(cgroupfs.pids_in(freezer))
         with contextlib.suppress(SandboxError):
             self.thaw()
