@@ -232,3 +232,12 @@ def test_aws_sdk_v1_and_v2_together(go_build: Any) -> None:
     assert both.bytes == both.saving > 0
     assert findings["heavy:aws-sdk-go-v1"].bytes == both.bytes
     assert "sqs" in findings["heavy:aws-sdk-go-v2-services"].detail
+
+
+@pytest.mark.parametrize("name", ["hello-stripped", "hello-full", "hello-arm64-stripped"])
+def test_type_descriptors_are_split_per_package(built: Any, name: str) -> None:
+    _, report = built(name)  # Go 1.27: walked from moduledata.types like runtime.moduleTypelinks does
+    types = {r.package: r.size for r in report.ledger if r.kind == "type data"}
+    assert types.get("main", 0) > 0  # hello-go declares its own types (event, ...)
+    assert types.get("net/http", 0) > 1000
+    assert sum(types.values()) == sum(r.size for r in report.ledger if r.section == ".go.type")

@@ -21,6 +21,7 @@ from coldlab.inspect.model import Function, InitPackage, Report, Size
 from coldlab.inspect.moduledata import ModuleData, read_moduledata
 from coldlab.inspect.names import ModuleMap, package_of
 from coldlab.inspect.pclntab import Pclntab, read_pclntab
+from coldlab.inspect.typedata import walk_types
 
 MIN_MINOR, MAX_MINOR = 18, 27
 ZIP_LEVEL = (
@@ -88,7 +89,8 @@ def _inspect(image: ElfImage, top: int) -> tuple[Report, tuple[str, ...], list[s
     symbols = image.symbols()
     cache: dict[str, str] = {}
     packages = [cache.setdefault(n, package_of(n)) for n in pcln.names]
-    ledger = build_ledger(LedgerInput(image, pcln, md.text, packages, symbols, md.types))
+    spans = walk_types(image, md.types[0], md.typedesclen, md.types[1]) if md.types and md.typedesclen else []
+    ledger = build_ledger(LedgerInput(image, pcln, md.text, packages, symbols, md.types, spans))
     if ledger.total != image.size:  # an invariant of the construction; never expected
         raise corrupt(image.path, f"internal: ledger sums to {ledger.total} bytes, file has {image.size}")
     modmap = ModuleMap(info)

@@ -14,6 +14,7 @@ from coldlab.inspect.elf import ElfImage
 from coldlab.inspect.pclntab import Pclntab
 
 _TEXT, _ETEXT = 176, 184
+_TYPEDESCLEN = 304  # Go 1.27: types, typedesclen, etypes
 # (types, etypes) per Go minor version: 1.18-1.19 / 1.20-1.26 / 1.27 (typedesclen between them)
 _TYPES = {18: (280, 288), 19: (280, 288), 27: (296, 312)}
 _TYPES_DEFAULT = (296, 304)
@@ -38,6 +39,7 @@ class ModuleData:
     text: int
     etext: int
     types: tuple[int, int] | None
+    typedesclen: int | None  # Go 1.27+: bytes of walkable type descriptors from `types`
     init_tasks: tuple[InitTask, ...] | None  # None when unavailable (Go < 1.21 or not found)
     text_source: str
 
@@ -48,16 +50,19 @@ def read_moduledata(image: ElfImage, pcln: Pclntab, go_minor: int) -> ModuleData
         text, etext = image.word(va + _TEXT), image.word(va + _ETEXT)
         types = _types(image, va, go_minor)
         tasks = _init_tasks(image, va, go_minor, text, etext)
-        return ModuleData(va, text, etext, types, tasks, "moduledata")
+        desc = image.word(va + _TYPEDESCLEN) if go_minor >= 27 and types is not None else None
+        if desc is not None and types is not None and not 0 < desc <= types[1] - types[0]:
+            desc = None
+        return ModuleData(va, text, etext, types, desc, tasks, "moduledata")
     table = image.symbols()
     text_sym = table.lookup("runtime.text")
     if text_sym is not None:
         etext = table.lookup("runtime.etext") or 0
-        return ModuleData(None, text_sym, etext, None, None, "runtime.text symbol")
+        return ModuleData(None, text_sym, etext, None, None, None, "runtime.text symbol")
     sec = image.section(".text")
     start = sec.addr if sec is not None else 0
     return ModuleData(
-        None, start, start + pcln.end_offset(), None, None, ".text section (moduledata not found)"
+        None, start, start + pcln.end_offset(), None, None, None, ".text section (moduledata not found)"
     )
 
 
