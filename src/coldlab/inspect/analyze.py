@@ -89,7 +89,9 @@ def _inspect(image: ElfImage, top: int) -> tuple[Report, tuple[str, ...], list[s
     symbols = image.symbols()
     cache: dict[str, str] = {}
     packages = [cache.setdefault(n, package_of(n)) for n in pcln.names]
-    spans = walk_types(image, md.types[0], md.typedesclen, md.types[1]) if md.types and md.typedesclen else []
+    spans = (
+        walk_types(image, md.types[0], md.typedesclen, md.types[1]) if md.types and md.typedesclen else None
+    )
     ledger = build_ledger(LedgerInput(image, pcln, md.text, packages, symbols, md.types, spans))
     if ledger.total != image.size:  # an invariant of the construction; never expected
         raise corrupt(image.path, f"internal: ledger sums to {ledger.total} bytes, file has {image.size}")

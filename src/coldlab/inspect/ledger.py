@@ -16,7 +16,7 @@ import numpy.typing as npt
 from coldlab.inspect.elf import STT_FUNC, STT_NOTYPE, STT_OBJECT, STT_TLS, ElfImage, Section, SymbolTable
 from coldlab.inspect.names import CGO, data_package
 from coldlab.inspect.pclntab import Pclntab
-from coldlab.inspect.typedata import TypeSpan
+from coldlab.inspect.typedata import TypeSpans
 
 I64 = npt.NDArray[np.int64]
 
@@ -161,7 +161,7 @@ class LedgerInput:
     packages: Sequence[str]  # package of each pclntab function
     symbols: SymbolTable
     types: tuple[int, int] | None  # moduledata types..etypes (VAs), for stripped binaries
-    type_spans: Sequence[TypeSpan] = ()  # type descriptors with their packages (Go 1.27+)
+    type_spans: TypeSpans | None = None  # type descriptors with their packages (Go 1.27+)
 
 
 _EMPTY = np.zeros(0, dtype=np.int64)
@@ -320,11 +320,12 @@ def _charge_data(b: _Builder, inp: LedgerInput, region: _Region, kind: str) -> N
         dtype=np.int64,
         count=len(syms),
     )
-    spans = [t for t in inp.type_spans if t.package and lo <= t.start < hi]
-    if spans and kind in (TYPES, RODATA):
-        starts = np.append(starts, np.array([t.start + to_file for t in spans], dtype=np.int64))
-        ends = np.append(ends, np.array([t.end + to_file for t in spans], dtype=np.int64))
-        ids = np.array([b.owners.id(name, TYPES, t.package) for t in spans], dtype=np.int64)
+    spans = inp.type_spans
+    if spans and kind in (TYPES, RODATA) and lo <= spans.starts[0] < hi:
+        keep = [i for i, p in enumerate(spans.packages) if p]
+        starts = np.append(starts, np.array([spans.starts[i] + to_file for i in keep], dtype=np.int64))
+        ends = np.append(ends, np.array([spans.ends[i] + to_file for i in keep], dtype=np.int64))
+        ids = np.array([b.owners.id(name, TYPES, spans.packages[i]) for i in keep], dtype=np.int64)
         owners = np.append(owners, ids)
     elif inp.types is not None and kind == RODATA and lo <= inp.types[0] < hi:
         # moduledata's types..etypes tells type descriptors apart from other rodata (the symbol table has one
