@@ -48,7 +48,7 @@ SERVICES = [
     "route53",
     "athena",
 ]
-MIN_SIZE = 50 * 1000 * 1000
+MIN_SIZE = 50 << 20  # 50 MiB, so ">= 50 MB" holds in either unit
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "coldlab" / "bench-inspect"
 
 MEASURE = r"""
@@ -132,7 +132,7 @@ def build(n_services: int) -> Path:
             print(f"  built in {time.perf_counter() - started:.0f} s", flush=True)
         if binary.stat().st_size >= MIN_SIZE or n_services >= len(SERVICES):
             return binary
-        n_services += 4
+        n_services += 1
 
 
 def timed(cmd: list[str], runs: int) -> list[float]:
@@ -163,7 +163,9 @@ def measure(binary: Path, mode: str) -> dict[str, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--services", type=int, default=12)
+    parser.add_argument(
+        "--services", type=int, default=4, help="start with N clients; add one until >= 50 MiB"
+    )
     args = parser.parse_args()
     if not (GOCODE / "src/github.com/aws/aws-sdk-go-v2/service/ec2").is_dir():
         sys.exit(

@@ -230,7 +230,7 @@ def _files(buf: npt.NDArray[np.uint8]) -> tuple[str, ...]:
     return tuple(p.decode("utf-8", "replace") for p in raw.split(b"\0") if p)
 
 
-_BATCH_BYTES = 1 << 18  # pcsp bytes tokenised per numpy pass: bounds temporary memory to a few MB
+_BATCH_BYTES = 1 << 16  # pcsp bytes tokenised per numpy pass: bounds temporary memory to a few MB
 
 
 def _pc_spans(pctab: npt.NDArray[np.uint8], starts: I64, pcsp: I64) -> I64:
