@@ -6,6 +6,7 @@ import asyncio
 import math
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from coldlab.config import EPHEMERAL_MAX_MB, EPHEMERAL_MIN_MB, MEMORY_MAX_MB, MEMORY_MIN_MB
@@ -79,32 +80,20 @@ def isolated_setup(
     pids_limited: bool,
 ) -> tuple[Sequence[str], Mapping[str, str], Path, ChildSetup]:
     """argv/env/cwd as the child must see them, and its setup: join cgroups; with `user`, isolate too."""
-    if user is None or Path(env.get("LAMBDA_TASK_ROOT") or cwd) == Path("/"):
-        # No code directory to show at /var/task (tests and tools run plain commands from /).
-        if user is not None:
-            setup = ChildSetup(
-                cgroup_procs=cgroup_procs,
-                late_cgroup_procs=late_cgroup_procs,
-                tmp_size_mb=limits.ephemeral_storage_mb,
-                user=user,
-                limits=limits,
-                rlimit_nproc=not pids_limited,
-            )
-            return argv, env, cwd, setup
-        setup = ChildSetup(cgroup_procs=cgroup_procs, late_cgroup_procs=late_cgroup_procs, limits=limits)
+    setup = ChildSetup(cgroup_procs=cgroup_procs, late_cgroup_procs=late_cgroup_procs, limits=limits)
+    if user is None:
         return argv, env, cwd, setup
-    moved = relocate(argv, env, cwd)
-    setup = ChildSetup(
-        cgroup_procs=cgroup_procs,
-        late_cgroup_procs=late_cgroup_procs,
-        relocation=moved,
+    setup = replace(
+        setup,
         tmp_size_mb=limits.ephemeral_storage_mb,
         user=user,
-        limits=limits,
         rlimit_nproc=not pids_limited,
         reveal=interpreter_reveal(Path(argv[0]), user) if argv else None,
     )
-    return moved.argv, moved.env, Path("/"), setup
+    if Path(env.get("LAMBDA_TASK_ROOT") or cwd) == Path("/"):
+        return argv, env, cwd, setup  # a plain command: no code directory to show at /var/task
+    moved = relocate(argv, env, cwd)
+    return moved.argv, moved.env, Path("/"), replace(setup, relocation=moved)
 
 
 async def spawn_process(
@@ -116,7 +105,7 @@ async def spawn_process(
 ) -> asyncio.subprocess.Process:
     """create_subprocess_exec with `setup` run between fork and exec; a failed setup says why."""
     read_fd, write_fd = os.pipe2(os.O_CLOEXEC)  # closed by exec on success, so it only carries failures
-    setup = ChildSetup(**{**setup.__dict__, "errors_fd": write_fd})
+    setup = replace(setup, errors_fd=write_fd)
     try:
         try:
             return await asyncio.create_subprocess_exec(
