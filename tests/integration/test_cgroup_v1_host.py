@@ -215,8 +215,8 @@ def test_lambda_task_root_and_argv_are_relocated_to_var_task(host: CgroupV1Host,
 
 
 def test_stale_run_of_a_killed_coldlab_is_removed_with_its_processes(tmp_path: Path) -> None:
-    # A coldlab that is SIGKILLed leaves its run directory; its function died with it (PR_SET_PDEATHSIG);
-    # the next host removes the directory.
+    # coldlab is SIGKILLed between invocations, its function frozen: the function cannot even die of
+    # PR_SET_PDEATHSIG while frozen, and the run directory stays. The next host thaws, kills and removes it.
     script = tmp_path / "victim.py"
     script.write_text(
         textwrap.dedent(
@@ -229,6 +229,7 @@ def test_stale_run_of_a_killed_coldlab_is_removed_with_its_processes(tmp_path: P
             async def main():
                 host = CgroupV1Host()
                 sandbox = await host.spawn(["/bin/sleep", "60"], {}, Path("/"), Limits(128), 2)
+                sandbox.freeze()
                 print(host.run, sandbox.process.pid, flush=True)
                 sys.stdin.readline()
                 os.kill(os.getpid(), signal.SIGKILL)
@@ -247,14 +248,16 @@ def test_stale_run_of_a_killed_coldlab_is_removed_with_its_processes(tmp_path: P
     victim.stdin.write("go\n")
     victim.stdin.flush()
     assert victim.wait(10) == -signal.SIGKILL
+    time.sleep(0.2)
+    assert pid_alive(int(child))  # frozen: the parent-death SIGKILL waits for a thaw that never comes
+    assert all(d.is_dir() for d in run_dirs)
+    fresh = CgroupV1Host(isolate=False)
+    assert run in fresh.stale_removed  # the next coldlab thaws, kills and removes it
+    assert not any(d.exists() for d in run_dirs)
     deadline = time.monotonic() + 5
     while pid_alive(int(child)) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not pid_alive(int(child))
-    assert all(d.is_dir() for d in run_dirs)  # left behind...
-    fresh = CgroupV1Host(isolate=False)
-    assert run in fresh.stale_removed  # ...and removed by the next coldlab
-    assert not any(d.exists() for d in run_dirs)
     fresh.close()
 
 

@@ -178,8 +178,8 @@ class CgroupV1Sandbox:
         with contextlib.suppress(SandboxError):  # best effort: a task stuck in the kernel must not stall us
             _set_state(self._state_fd, b"FROZEN", KILL_FREEZE_TIMEOUT_S)
         cgroupfs.kill_pids(cgroupfs.pids_in(freezer))
-        with contextlib.suppress(SandboxError):
-            self.thaw()
+        with contextlib.suppress(SandboxError):  # not self.thaw(): this must happen whatever thaw does
+            _set_state(self._state_fd, b"THAWED")
 
     def close(self) -> None:
         if self._closed:
@@ -246,20 +246,7 @@ class CgroupV1Host:
         return parents
 
     def _freeze_kill_run(self, name: str) -> None:
-        run_freezer = self.parents["freezer"] / name
-        try:
-            fd = os.open(run_freezer / "freezer.state", os.O_RDWR | os.O_CLOEXEC)
-        except OSError:
-            return
-        try:
-            with contextlib.suppress(SandboxError, OSError):
-                os.write(fd, b"FROZEN")
-                _wait_state(fd, b"FROZEN", 1.0)
-            cgroupfs.kill_pids(cgroupfs.pids_in(run_freezer))
-            with contextlib.suppress(OSError):
-                os.write(fd, b"THAWED")
-        finally:
-            os.close(fd)
+        _freeze_kill_tree(self.parents["freezer"] / name)
 
     # --- fidelity ------------------------------------------------------------------------------------------
 
@@ -371,7 +358,30 @@ def _cleanup_run(
         with contextlib.suppress(Exception):
             sandbox.close()
     pending.clear()
+    _freeze_kill_tree(parents["freezer"] / run)
     for parent in set(parents.values()):
         cgroupfs.kill_pids(cgroupfs.pids_in(parent / run))
         cgroupfs.remove_tree(parent / run, timeout_s=2.0)
         cgroupfs.remove_if_empty(parent)
+
+
+def _freeze_kill_tree(top: Path) -> None:
+    """Freeze `top` (no fork can race the kill), SIGKILL every task below it, then thaw every cgroup below
+    it one by one: a v1 cgroup frozen on its own stays frozen when its parent thaws, and frozen tasks
+    cannot die."""
+    directories = [Path(d) for d, _, _ in os.walk(top)]
+    with contextlib.suppress(OSError, SandboxError):
+        fd = os.open(top / "freezer.state", os.O_RDWR | os.O_CLOEXEC)
+        try:
+            os.pwrite(fd, b"FROZEN", 0)
+            _wait_state(fd, b"FROZEN", KILL_FREEZE_TIMEOUT_S)
+        finally:
+            os.close(fd)
+    cgroupfs.kill_pids(cgroupfs.pids_in(top))
+    for directory in reversed(directories):
+        with contextlib.suppress(OSError):
+            fd = os.open(directory / "freezer.state", os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.pwrite(fd, b"THAWED", 0)
+            finally:
+                os.close(fd)
