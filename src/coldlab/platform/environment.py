@@ -7,6 +7,7 @@ Timings use the monotonic clock; log lines follow `coldlab.logs.text` byte for b
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import secrets
@@ -137,9 +138,14 @@ class Environment:
         self._log_stream = log_stream_name(config.version)
         self.runtime_api = ""
 
-    @property
+    @functools.cached_property
     def fidelity(self) -> Fidelity:
+        """Fixed by the host and the limits, so worked out once, not on every invoke."""
         return self.host.fidelity(self.limits)
+
+    @functools.cached_property
+    def _fidelity_dict(self) -> dict[str, object]:
+        return self.fidelity.as_dict()
 
     @property
     def pid(self) -> int | None:
@@ -485,5 +491,5 @@ class Environment:
             log_lines=tuple(self._lines),
             phases=attempt.phases,
             streamed=outcome.streamed,
-            fidelity=self.fidelity.as_dict(),
+            fidelity=dict(self._fidelity_dict),
         )
