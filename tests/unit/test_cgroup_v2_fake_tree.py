@@ -90,6 +90,7 @@ def kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKern
     monkeypatch.setattr(cgroupfs, "make_dirs", fake.make_dirs)
     monkeypatch.setattr(cgroupfs, "write", fake.write)
     monkeypatch.setattr(cgroupfs, "remove_tree", lambda directory, timeout_s=1.0: True)
+    monkeypatch.setattr(cgroupfs, "open_reset_peak", lambda peak_file: None)  # as before Linux 6.12
     fake.start()
     yield fake
     fake.stop()

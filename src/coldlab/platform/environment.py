@@ -28,7 +28,7 @@ from coldlab.platform.result import ColdStartPhases, InvocationResult
 from coldlab.runtime.core import InitFailed, Resolved, RuntimeReady
 from coldlab.runtime.model import Invocation, Outcome
 from coldlab.runtime.server import PlatformEffect, RuntimeApiServer
-from coldlab.sandbox import Fidelity, Host, Limits, Sandbox, select_host
+from coldlab.sandbox import Fidelity, Host, Limits, PreparedSandbox, Sandbox, select_host
 
 INIT_TIMEOUT_S = 10.0  # Lambda's init phase limit for on-demand functions (reference §5)
 _CREDENTIAL_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -51,6 +51,15 @@ class _Exited:
 
 
 _Event = PlatformEffect | _Exited
+
+
+def _discard_prepared(task: asyncio.Task[tuple[PreparedSandbox, OutputPipe]]) -> None:
+    """Give up a sandbox prepared for a start that will not come (or its failed preparation)."""
+    if task.cancelled() or task.exception() is not None:
+        return
+    prepared, output = task.result()
+    prepared.discard()
+    output.close()
 
 
 def exit_reason(returncode: int) -> str:
@@ -111,6 +120,7 @@ class Environment:
         initialization_type: str = "on-demand",
         init_timeout_s: float = INIT_TIMEOUT_S,
         log_format: str = "text",
+        prepare_sandbox: bool = True,
     ) -> None:
         self.config = config
         self.host = host or select_host()
@@ -135,6 +145,11 @@ class Environment:
         self._lines: list[str] = []
         self._lock = asyncio.Lock()
         self._freeze_handle: asyncio.Handle | None = None
+        # The next sandbox, made and set up before the invoke that needs it (as Lambda keeps sandboxes ready),
+        # so a cold start pays only for exec; False makes every sandbox on the invoke's path.
+        self._prepare_ahead = prepare_sandbox
+        self._next_sandbox: asyncio.Task[tuple[PreparedSandbox, OutputPipe]] | None = None
+        self._closed = False
         self._log_stream = log_stream_name(config.version)
         self.runtime_api = ""
 
@@ -168,12 +183,17 @@ class Environment:
         await self.close()
 
     async def start(self) -> None:
-        """Check the code and open the Runtime API. Nothing is spawned until the first invoke."""
+        """Check the code, open the Runtime API, prepare a sandbox. The bootstrap runs at the first invoke."""
         self._code = load_code(self.config.code)
         self.runtime_api = await self._server.start()
+        self._prepare_next()
+        if self._next_sandbox is not None:
+            await asyncio.wait([self._next_sandbox])  # its failure, if any, is reported by the first invoke
 
     async def close(self) -> None:
+        self._closed = True
         self._destroy()
+        self._discard_next()
         await self._server.close()
         if self._code is not None:
             self._code.cleanup()
@@ -190,10 +210,23 @@ class Environment:
 
     # --- sandbox lifecycle -----------------------------------------------------------------------------
 
-    async def _spawn(self) -> float:
-        """Start the bootstrap in a fresh sandbox; returns the monotonic time just before spawning."""
-        self._server.reset()
-        self._events = asyncio.Queue()
+    def _prepare_next(self) -> None:
+        """Start preparing the sandbox for the next cold start, in the background."""
+        if self._prepare_ahead and not self._closed and self._next_sandbox is None and self._sandbox is None:
+            self._next_sandbox = asyncio.create_task(self._prepare())
+
+    def _discard_next(self) -> None:
+        task, self._next_sandbox = self._next_sandbox, None
+        if task is None:
+            return
+        if not task.done():
+            task.cancel()
+            task.add_done_callback(_discard_prepared)
+        else:
+            _discard_prepared(task)
+
+    async def _prepare(self) -> tuple[PreparedSandbox, OutputPipe]:
+        """A sandbox whose process is set up and waits to exec the bootstrap, and the pipe it writes to."""
         output = OutputPipe(self._log)
         env = lambda_environment(
             self.config,
@@ -205,11 +238,24 @@ class Environment:
         )
         if self._format.name == "JSON":  # Lambda tells the runtime which format it logs in (reference §4.2)
             env.update({"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "INFO"})
-        started = time.perf_counter()
         try:
-            sandbox = await self.host.spawn(
+            prepared = await self.host.prepare(
                 [str(self.code.bootstrap)], env, self.code.root, self.limits, output.write_fd
             )
+        except BaseException:
+            output.close()
+            raise
+        return prepared, output
+
+    async def _spawn(self) -> float:
+        """Start the bootstrap (in the prepared sandbox if there is one); the monotonic time of its exec."""
+        self._server.reset()
+        self._events = asyncio.Queue()
+        task, self._next_sandbox = self._next_sandbox, None
+        prepared, output = await task if task is not None else await self._prepare()
+        started = time.perf_counter()
+        try:
+            sandbox = await prepared.start()
         except BaseException:
             output.close()
             raise
@@ -299,22 +345,30 @@ class Environment:
     ) -> InvocationResult:
         """Run one invocation; cold (with init) when no initialized process exists."""
         async with self._lock:
-            self._lines = []
-            accepted = time.perf_counter()
-            if self._sandbox is not None and self._sandbox.process.returncode is not None:
-                self._destroy()  # died while frozen (e.g. killed for memory): re-init inside this invoke
-            cold = self._sandbox is None
-            init_ms, phases = await self._init_phase(accepted) if cold else (None, None)
-            attempt = _Attempt(request_id or str(uuid.uuid4()), time.perf_counter(), init_ms, cold, phases)
-            self._log(self._format.start(attempt.request_id))
-            if self._sandbox is None:
-                failed = await self._suppressed_init(attempt)
-                if failed is not None:
-                    return failed
-            else:
-                self._thaw(self._sandbox)
-            invocation = self._invocation(attempt.request_id, payload, client_context, cognito_identity)
-            return await self._run(attempt, invocation)
+            try:
+                return await self._invoke(payload, request_id, client_context, cognito_identity)
+            finally:
+                self._prepare_next()  # when this invoke left no sandbox, have the next one ready
+
+    async def _invoke(
+        self, payload: bytes, request_id: str | None, client_context: str | None, cognito_identity: str | None
+    ) -> InvocationResult:
+        self._lines = []
+        accepted = time.perf_counter()
+        if self._sandbox is not None and self._sandbox.process.returncode is not None:
+            self._destroy()  # died while frozen (e.g. killed for memory): re-init inside this invoke
+        cold = self._sandbox is None
+        init_ms, phases = await self._init_phase(accepted) if cold else (None, None)
+        attempt = _Attempt(request_id or str(uuid.uuid4()), time.perf_counter(), init_ms, cold, phases)
+        self._log(self._format.start(attempt.request_id))
+        if self._sandbox is None:
+            failed = await self._suppressed_init(attempt)
+            if failed is not None:
+                return failed
+        else:
+            self._thaw(self._sandbox)
+        invocation = self._invocation(attempt.request_id, payload, client_context, cognito_identity)
+        return await self._run(attempt, invocation)
 
     async def _init_phase(self, accepted: float) -> tuple[float | None, ColdStartPhases | None]:
         """The first init of this environment (INIT_START, capped at 10 s). Failure leaves no sandbox."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from coldlab.errors import SandboxError
 from coldlab.sandbox import cgroupfs
-from coldlab.sandbox.host import Fidelity, Limits
+from coldlab.sandbox.host import Child, Fidelity, Limits
 from coldlab.sandbox.isolation import (
     FunctionUser,
     ensure_function_user,
@@ -24,14 +24,15 @@ from coldlab.sandbox.isolation import (
 )
 from coldlab.sandbox.spawning import (
     CFS_PERIOD_US,
+    PreparedSandbox,
     cfs_quota_us,
     check_limits,
     cpu_description,
     effective_vcpus,
     host_cpus,
     isolated_setup,
+    prepare_process,
     same_user_text,
-    spawn_process,
 )
 
 REQUIRED = ("cpu", "memory", "freezer")
@@ -66,7 +67,7 @@ class CgroupV1Sandbox:
     """One bootstrap in its own set of v1 cgroups."""
 
     def __init__(
-        self, host: CgroupV1Host, process: asyncio.subprocess.Process, dirs: dict[str, Path]
+        self, host: CgroupV1Host, process: Child, dirs: dict[str, Path]
     ) -> None:
         self._host = host
         self._process = process
@@ -82,7 +83,7 @@ class CgroupV1Sandbox:
         self._state_fd = os.open(dirs["freezer"] / "freezer.state", os.O_RDWR | os.O_CLOEXEC)
 
     @property
-    def process(self) -> asyncio.subprocess.Process:
+    def process(self) -> Child:
         return self._process
 
     # --- freeze -------------------------------------------------------------------------------------------
@@ -97,8 +98,13 @@ class CgroupV1Sandbox:
 
     # --- measure ------------------------------------------------------------------------------------------
 
+    def reset_peak(self) -> None:
+        with contextlib.suppress(SandboxError):
+            cgroupfs.write(self._dirs["memory"] / "memory.max_usage_in_bytes", "0")  # v1: now = current use
+        self._peak = 0
+
     def peak_memory_bytes(self) -> int:
-        """memory.max_usage_in_bytes: the cgroup's high-water mark since spawn (kept after close)."""
+        """memory.max_usage_in_bytes: the cgroup's high-water mark since exec (kept after close)."""
         if not self._closed:
             peak = cgroupfs.read_int(self._dirs["memory"] / "memory.max_usage_in_bytes")
             self._peak = max(self._peak, peak)
@@ -304,14 +310,14 @@ class CgroupV1Host:
         first = {d / "cgroup.procs" for c, d in dirs.items() if c not in ("cpu", "cpuacct")}
         return tuple(sorted(first)), tuple(sorted(late))
 
-    async def spawn(
+    async def prepare(
         self,
         argv: Sequence[str],
         env: Mapping[str, str],
         cwd: Path,
         limits: Limits,
         output_fd: int,
-    ) -> CgroupV1Sandbox:
+    ) -> PreparedSandbox[CgroupV1Sandbox]:
         check_limits(limits)
         dirs = self._make_cgroups(limits)
         first, late = self._procs_files(dirs)
@@ -326,15 +332,20 @@ class CgroupV1Host:
                 user=self.user,
                 pids_limited="pids" in dirs,
             )
-            process = await spawn_process(argv, env, cwd, output_fd, setup)
+            prepared = await prepare_process(argv, env, cwd, output_fd, setup)
         except BaseException:
             for directory in {*dirs.values(), dirs["cpu"] / "fn"}:
                 cgroupfs.remove_tree(directory)
             raise
-        sandbox = CgroupV1Sandbox(self, process, dirs)
+        sandbox = CgroupV1Sandbox(self, prepared.child, dirs)
         self._live.add(sandbox)
         sandbox.watch_oom(asyncio.get_running_loop())
-        return sandbox
+        return PreparedSandbox(sandbox, prepared)
+
+    async def spawn(
+        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, limits: Limits, output_fd: int
+    ) -> CgroupV1Sandbox:
+        return await (await self.prepare(argv, env, cwd, limits, output_fd)).start()
 
     def release(self, sandbox: CgroupV1Sandbox) -> None:
         """Remove a closed sandbox's cgroups (now, or at exit if tasks are still dying)."""

@@ -7,7 +7,6 @@ memory are bound to v1) degrade one by one, and `fidelity` says which.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import time
@@ -17,19 +16,20 @@ from pathlib import Path
 
 from coldlab.errors import SandboxError
 from coldlab.sandbox import cgroupfs
-from coldlab.sandbox.host import Fidelity, Limits
+from coldlab.sandbox.host import Child, Fidelity, Limits
 from coldlab.sandbox.isolation import FunctionUser, ensure_function_user, prepare_task_root
 from coldlab.sandbox.procfs import peak_rss_bytes
 from coldlab.sandbox.spawning import (
     CFS_PERIOD_US,
+    PreparedSandbox,
     cfs_quota_us,
     check_limits,
     cpu_description,
     effective_vcpus,
     host_cpus,
     isolated_setup,
+    prepare_process,
     same_user_text,
-    spawn_process,
 )
 
 WANTED = ("cpu", "memory", "pids")
@@ -53,7 +53,7 @@ def _wait_frozen(events_fd: int, frozen: bool, timeout_s: float = FREEZE_TIMEOUT
 class CgroupV2Sandbox:
     """One bootstrap in `<env>/fn` of a v2 hierarchy."""
 
-    def __init__(self, host: CgroupV2Host, process: asyncio.subprocess.Process, env_dir: Path) -> None:
+    def __init__(self, host: CgroupV2Host, process: Child, env_dir: Path) -> None:
         self._host = host
         self._process = process
         self.env_dir = env_dir
@@ -64,9 +64,10 @@ class CgroupV2Sandbox:
         # Kept open: freeze+thaw is on every warm invoke's path, and open/close would double its cost.
         self._freeze_fd = os.open(env_dir / "cgroup.freeze", os.O_WRONLY | os.O_CLOEXEC)
         self._events_fd = os.open(env_dir / "cgroup.events", os.O_RDONLY | os.O_CLOEXEC)
+        self._peak_fd: int | None = None  # memory.peak reset for this descriptor only (Linux >= 6.12)
 
     @property
-    def process(self) -> asyncio.subprocess.Process:
+    def process(self) -> Child:
         return self._process
 
     def _set_frozen(self, frozen: bool) -> None:
@@ -89,11 +90,21 @@ class CgroupV2Sandbox:
     def _sample_peak(self) -> None:
         if self._closed:
             return
-        if "memory" in self._host.controllers:
+        if self._peak_fd is not None:
+            peak = int(os.pread(self._peak_fd, 32, 0))
+        elif "memory" in self._host.controllers:
             peak = cgroupfs.read_int(self.env_dir / "memory.peak")
         else:  # no memory controller here: the processes' own high-water marks
             peak = sum(peak_rss_bytes(pid) for pid in cgroupfs.pids_in(self.env_dir))
         self._peak = max(self._peak, peak)
+
+    def reset_peak(self) -> None:
+        """A write to memory.peak resets it for reads through the same descriptor (Linux >= 6.12); before
+        that the peak includes the set-up before exec, and the fidelity says so."""
+        self._peak = 0
+        if "memory" not in self._host.controllers or self._peak_fd is not None:
+            return
+        self._peak_fd = cgroupfs.open_reset_peak(self.env_dir / "memory.peak")
 
     def peak_memory_bytes(self) -> int:
         self._sample_peak()
@@ -131,8 +142,9 @@ class CgroupV2Sandbox:
             return
         self.kill()
         self._closed = True
-        os.close(self._freeze_fd)
-        os.close(self._events_fd)
+        for fd in (self._freeze_fd, self._events_fd, self._peak_fd):
+            if fd is not None:
+                os.close(fd)
         self._host.release(self)
 
 
@@ -250,14 +262,14 @@ class CgroupV2Host:
             cgroupfs.write(env_dir / "pids.max", str(limits.max_processes))
         return env_dir
 
-    async def spawn(
+    async def prepare(
         self,
         argv: Sequence[str],
         env: Mapping[str, str],
         cwd: Path,
         limits: Limits,
         output_fd: int,
-    ) -> CgroupV2Sandbox:
+    ) -> PreparedSandbox[CgroupV2Sandbox]:
         check_limits(limits)
         env_dir = self._make_cgroups(limits)
         try:
@@ -270,13 +282,18 @@ class CgroupV2Host:
                 user=self.user,
                 pids_limited="pids" in self.controllers,
             )
-            process = await spawn_process(argv, env, cwd, output_fd, setup)
+            prepared = await prepare_process(argv, env, cwd, output_fd, setup)
         except BaseException:
             cgroupfs.remove_tree(env_dir)
             raise
-        sandbox = CgroupV2Sandbox(self, process, env_dir)
+        sandbox = CgroupV2Sandbox(self, prepared.child, env_dir)
         self._live.add(sandbox)
-        return sandbox
+        return PreparedSandbox(sandbox, prepared)
+
+    async def spawn(
+        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, limits: Limits, output_fd: int
+    ) -> CgroupV2Sandbox:
+        return await (await self.prepare(argv, env, cwd, limits, output_fd)).start()
 
     def release(self, sandbox: CgroupV2Sandbox) -> None:
         self._live.discard(sandbox)

@@ -182,3 +182,15 @@ def writable_reason(path: Path) -> str | None:
     if not os.access(path, os.W_OK):
         return f"no permission to write in {path}"
     return None
+
+
+def open_reset_peak(peak_file: Path) -> int | None:
+    """A descriptor on v2 `memory.peak` reset to the current use: reads through it give the peak since now.
+    None before Linux 6.12, where the peak cannot be reset."""
+    fd = os.open(peak_file, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        os.write(fd, b"reset\n")
+    except OSError:
+        os.close(fd)
+        return None
+    return fd

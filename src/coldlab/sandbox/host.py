@@ -7,7 +7,6 @@ freezes, thaws, measures and kills it through the returned `Sandbox`. Implementa
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,11 +60,25 @@ class Fidelity:
         }
 
 
+class Child(Protocol):
+    """A started bootstrap process, as asyncio.subprocess.Process shows one."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None:
+        """None while it runs; its exit code, or -N when signal N ended it."""
+
+    async def wait(self) -> int:
+        """Wait for it to end; its returncode."""
+
+
 class Sandbox(Protocol):
     """One running bootstrap and everything it spawned."""
 
     @property
-    def process(self) -> asyncio.subprocess.Process:
+    def process(self) -> Child:
         """The bootstrap process (its output goes to the `output_fd` given to `Host.spawn`)."""
 
     def freeze(self) -> None:
@@ -77,11 +90,24 @@ class Sandbox(Protocol):
     def peak_memory_bytes(self) -> int:
         """Peak resident memory of the sandbox's processes since it was spawned."""
 
+    def reset_peak(self) -> None:
+        """Forget the peak so far: called once the bootstrap has exec'd (the set-up before is coldlab's)."""
+
     def kill(self) -> None:
         """Kill every process of the sandbox (SIGKILL). Safe to call more than once."""
 
     def close(self) -> None:
         """Kill what is left and release OS resources (cgroups, scratch directories)."""
+
+
+class PreparedSandbox(Protocol):
+    """A sandbox made and set up before the invoke that needs it; its process waits to exec the bootstrap."""
+
+    async def start(self) -> Sandbox:
+        """Exec the bootstrap (SandboxError if it cannot be started)."""
+
+    def discard(self) -> None:
+        """Give it up: kill the waiting process and release the sandbox."""
 
 
 class Host(Protocol):
@@ -92,6 +118,21 @@ class Host(Protocol):
     def fidelity(self, limits: Limits) -> Fidelity:
         """What this host will enforce for `limits`, without spawning anything."""
 
+    async def prepare(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        limits: Limits,
+        output_fd: int,
+    ) -> PreparedSandbox:
+        """Make a sandbox for `argv` and set its process up up to exec, so an invoke only has to start it.
+
+        stdin is /dev/null; stdout AND stderr both go to `output_fd`. One descriptor for both keeps the
+        function's lines in the order it wrote them (as CloudWatch does), and lets the platform drain
+        everything written before the runtime's next API call.
+        """
+
     async def spawn(
         self,
         argv: Sequence[str],
@@ -100,8 +141,4 @@ class Host(Protocol):
         limits: Limits,
         output_fd: int,
     ) -> Sandbox:
-        """Start `argv` in a new sandbox. stdin is /dev/null; stdout AND stderr both go to `output_fd`.
-
-        One descriptor for both keeps the function's lines in the order it wrote them (as CloudWatch does),
-        and lets the platform drain everything written before the runtime's next API call.
-        """
+        """`prepare` then `start`: the sandbox made on the caller's path."""

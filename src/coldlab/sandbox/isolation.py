@@ -1,9 +1,9 @@
-"""Lambda-like isolation when coldlab runs as root, applied in the child between fork and exec.
+"""Lambda-like isolation when coldlab runs as root, applied in the child between fork and exec (zygote.py).
 
 The child (1) joins its cgroups, so nothing it ever runs escapes them; (2) enters a private mount namespace
 with the code directory read-only at /var/task and its own size-limited tmpfs at /tmp; (3) drops to an
-unprivileged user; (4) gets Lambda's rlimits and dies with coldlab (PR_SET_PDEATHSIG). Only syscalls and a
-little Python run there.
+unprivileged user; (4) gets Lambda's rlimits and dies with its parent, the zygote, which dies with coldlab.
+Only syscalls and a little Python run there.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ import os
 import pwd
 import resource
 import signal
-import subprocess
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from coldlab.sandbox.host import Limits
@@ -38,7 +37,7 @@ MS_PRIVATE = 1 << 18
 CLONE_NEWNS = 0x00020000
 PR_SET_PDEATHSIG = 1
 
-_libc = ctypes.CDLL(None, use_errno=True)
+libc = ctypes.CDLL(None, use_errno=True)
 
 
 def _check(result: int, what: str) -> None:
@@ -49,7 +48,7 @@ def _check(result: int, what: str) -> None:
 
 def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     _check(
-        _libc.mount(
+        libc.mount(
             source.encode() if source else None,
             target.encode(),
             fstype.encode() if fstype else None,
@@ -75,6 +74,8 @@ def ensure_function_user(name: str = FUNCTION_USER) -> FunctionUser:
     with contextlib.suppress(KeyError):
         entry = pwd.getpwnam(name)
         return FunctionUser(name, entry.pw_uid, entry.pw_gid, "existing")
+    import subprocess  # (here only: the zygote imports this module and must stay small)
+
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         subprocess.run(
             ["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
@@ -193,8 +194,6 @@ class ChildSetup:
     user: FunctionUser | None = None
     limits: Limits | None = None
     rlimit_nproc: bool = False  # only when no pids cgroup limits threads
-    errors_fd: int = -1  # the child writes why it failed here (the parent reports it)
-    extra: tuple[Callable[[], None], ...] = field(default_factory=tuple)
 
 
 def _bind_code(relocation: Relocation) -> None:
@@ -242,10 +241,11 @@ def _join(cgroup_procs: tuple[Path, ...]) -> None:
             os.close(fd)
 
 
-def _run_setup(setup: ChildSetup) -> None:
+def run_setup(setup: ChildSetup) -> None:
+    """Runs in the forked child, just before exec (see zygote.py)."""
     _join(setup.cgroup_procs)
     if setup.relocation is not None or setup.tmp_size_mb is not None:
-        _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+        _check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
         _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount leaks back to the host
         if setup.relocation is not None:
             _bind_code(setup.relocation)  # before /tmp: the code directory may live under /tmp
@@ -267,24 +267,7 @@ def _run_setup(setup: ChildSetup) -> None:
         os.setgid(setup.user.gid)
         os.setuid(setup.user.uid)
     # After the uid change (which clears it): the function dies if coldlab is killed outright.
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    for step in setup.extra:
-        step()
-
-
-def child_setup(setup: ChildSetup) -> Callable[[], None]:
-    """A preexec_fn running `setup`; on failure it writes the reason to `setup.errors_fd` and raises."""
-
-    def apply() -> None:
-        try:
-            _run_setup(setup)
-        except BaseException as exc:
-            if setup.errors_fd >= 0:
-                with contextlib.suppress(OSError):
-                    os.write(setup.errors_fd, str(exc).encode()[:1000])
-            raise
-
-    return apply
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def prepare_task_root() -> None:

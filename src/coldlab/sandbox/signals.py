@@ -5,37 +5,28 @@ Works for any user on any Linux. It is what coldlab uses when cgroups are unavai
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-import resource
 import signal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from coldlab.sandbox.host import Fidelity, Limits
+from coldlab.sandbox.host import Child, Fidelity, Limits
+from coldlab.sandbox.isolation import ChildSetup
 from coldlab.sandbox.procfs import group_peak_rss_bytes
-
-
-def rlimit_setter(limits: Limits) -> Callable[[], None]:
-    """A pre-exec hook applying Lambda's file-descriptor limit (runs in the child, before exec)."""
-
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.max_open_files, limits.max_open_files))
-
-    return apply
+from coldlab.sandbox.spawning import PreparedSandbox, prepare_process
 
 
 class ProcessGroupSandbox:
     """A bootstrap in its own session/process group; frozen by signalling the whole group."""
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, process: Child) -> None:
         self._process = process
         self._pgid = process.pid  # start_new_session=True makes the child its group's leader
         self._peak = 0
 
     @property
-    def process(self) -> asyncio.subprocess.Process:
+    def process(self) -> Child:
         return self._process
 
     def _signal(self, signum: int) -> None:
@@ -51,6 +42,9 @@ class ProcessGroupSandbox:
 
     def _sample_peak(self) -> None:
         self._peak = max(self._peak, group_peak_rss_bytes(self._pgid))
+
+    def reset_peak(self) -> None:
+        self._peak = 0  # exec gave the bootstrap a fresh VmHWM
 
     def peak_memory_bytes(self) -> int:
         self._sample_peak()
@@ -83,22 +77,18 @@ class SignalHost:
             host=self.name,
         )
 
-    async def spawn(
+    async def prepare(
         self,
         argv: Sequence[str],
         env: Mapping[str, str],
         cwd: Path,
         limits: Limits,
         output_fd: int,
+    ) -> PreparedSandbox[ProcessGroupSandbox]:
+        prepared = await prepare_process(argv, env, cwd, output_fd, ChildSetup(limits=limits))
+        return PreparedSandbox(ProcessGroupSandbox(prepared.child), prepared)
+
+    async def spawn(
+        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, limits: Limits, output_fd: int
     ) -> ProcessGroupSandbox:
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            env=dict(env),
-            cwd=cwd,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=output_fd,
-            stderr=output_fd,
-            start_new_session=True,
-            preexec_fn=rlimit_setter(limits),  # only setrlimit runs before exec: fork-safe
-        )
-        return ProcessGroupSandbox(process)
+        return await (await self.prepare(argv, env, cwd, limits, output_fd)).start()

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from coldlab.config import EPHEMERAL_MAX_MB, EPHEMERAL_MIN_MB, MEMORY_MAX_MB, MEMORY_MIN_MB
-from coldlab.errors import SandboxError, UsageError
-from coldlab.sandbox.host import Limits
-from coldlab.sandbox.isolation import ChildSetup, FunctionUser, child_setup, interpreter_reveal, relocate
+from coldlab.errors import UsageError
+from coldlab.sandbox.host import Limits, Sandbox
+from coldlab.sandbox.isolation import ChildSetup, FunctionUser, interpreter_reveal, relocate
+from coldlab.sandbox.spawner import PreparedChild, spawner
 
 CFS_PERIOD_US = 20_000  # short periods keep short invokes honest: 128 MB still gets 1.45 ms each 20 ms
 CFS_MIN_QUOTA_US = 1_000  # the kernel's floor
 VISIBILITIES = ("parent", "leaf")
+S = TypeVar("S", bound=Sandbox)
 
 
 def host_cpus() -> int:
@@ -96,43 +98,34 @@ def isolated_setup(
     return moved.argv, moved.env, Path("/"), replace(setup, relocation=moved)
 
 
-async def spawn_process(
+async def prepare_process(
     argv: Sequence[str],
     env: Mapping[str, str],
     cwd: Path,
     output_fd: int,
     setup: ChildSetup,
-) -> asyncio.subprocess.Process:
-    """create_subprocess_exec with `setup` run between fork and exec; a failed setup says why."""
-    read_fd, write_fd = os.pipe2(os.O_CLOEXEC)  # closed by exec on success, so it only carries failures
-    setup = replace(setup, errors_fd=write_fd)
-    try:
+) -> PreparedChild:
+    """A child in a new session that has run `setup` and waits to exec `argv` (see zygote.py)."""
+    return await spawner().prepare(argv, env, cwd, output_fd, setup)
+
+
+class PreparedSandbox(Generic[S]):
+    """A sandbox whose process is set up and waits to exec: `start` it when the invoke comes, or `discard`."""
+
+    def __init__(self, sandbox: S, child: PreparedChild) -> None:
+        self.sandbox = sandbox
+        self._child = child
+
+    async def start(self) -> S:
+        """Exec the bootstrap; the memory peak then counts from the bootstrap, not from coldlab's set-up."""
         try:
-            return await asyncio.create_subprocess_exec(
-                *argv,
-                env=dict(env),
-                cwd=cwd,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=output_fd,
-                stderr=output_fd,
-                start_new_session=True,
-                preexec_fn=child_setup(setup),
-            )
-        finally:
-            os.close(write_fd)
-    except OSError as exc:  # exec itself failed: missing file, not executable
-        raise SandboxError(f"cannot start {argv[0]}: {exc.strerror or exc}", _why(read_fd)) from exc
-    except Exception as exc:  # the child's setup raised (subprocess.SubprocessError)
-        raise SandboxError(f"cannot prepare the sandbox for {argv[0]}: {_why(read_fd) or exc}") from exc
-    finally:
-        os.close(read_fd)
+            await self._child.start()
+        except BaseException:
+            self.sandbox.close()
+            raise
+        self.sandbox.reset_peak()
+        return self.sandbox
 
-
-def _why(read_fd: int) -> str | None:
-    """What the child wrote before failing (the pipe's write ends are all closed by now)."""
-    try:
-        os.set_blocking(read_fd, False)
-        data = os.read(read_fd, 2000)
-    except OSError:
-        return None
-    return data.decode(errors="replace") or None
+    def discard(self) -> None:
+        self._child.discard()
+        self.sandbox.close()
