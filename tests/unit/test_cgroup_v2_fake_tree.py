@@ -181,11 +181,15 @@ def test_stale_runs_of_dead_owners_are_removed(kernel: FakeKernel, monkeypatch: 
     removed: list[Path] = []
     monkeypatch.setattr(cgroupfs, "remove_tree", lambda d, timeout_s=1.0: removed.append(d) or True)
     live = kernel.root / "coldlab" / cgroupfs.run_name()
-    dead = kernel.root / "coldlab" / f"{os.getpid()}-1"  # our pid, another start time: a dead owner
+    dead = kernel.root / "coldlab" / f"{os.getpid()}-1-1"  # our pid, another start time: a dead owner
+    dead_older = kernel.root / "coldlab" / f"{os.getpid()}-2"  # the name earlier coldlab versions used
     stranger = kernel.root / "coldlab" / "not-a-run"
-    for directory in (live, dead, stranger):
+    for directory in (live, dead, dead_older, stranger):
         kernel.make_dirs(directory)
     host = CgroupV2Host(kernel.root, isolate=False, cpus=2)
-    assert host.stale_removed == [dead.name]
-    assert removed == [dead]
-    assert written(kernel, "cgroup.kill") == {f"coldlab/{dead.name}/cgroup.kill": "1"}
+    assert host.stale_removed == [dead.name, dead_older.name]
+    assert removed == [dead, dead_older]
+    assert written(kernel, "cgroup.kill") == {
+        f"coldlab/{dead.name}/cgroup.kill": "1",
+        f"coldlab/{dead_older.name}/cgroup.kill": "1",
+    }

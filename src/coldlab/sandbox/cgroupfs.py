@@ -22,6 +22,7 @@ from coldlab.errors import SandboxError
 PARENT = "coldlab"
 _PROC = Path("/proc")
 _env_counter = itertools.count(1)
+_run_counter = itertools.count(1)
 
 
 def write(path: Path, value: str) -> None:
@@ -78,10 +79,11 @@ def process_start_time(pid: int) -> int | None:
         return None
 
 
-def run_name(pid: int | None = None) -> str:
-    """This process's run directory name: `<pid>-<start time>`."""
-    pid = os.getpid() if pid is None else pid
-    return f"{pid}-{process_start_time(pid) or 0}"
+def run_name() -> str:
+    """A new run directory name for a host of this process: `<pid>-<start time>-<n>`. One per host, so one
+    host's clean-up never removes another's sandboxes (tests and tools may make several)."""
+    pid = os.getpid()
+    return f"{pid}-{process_start_time(pid) or 0}-{next(_run_counter)}"
 
 
 def new_env_name() -> str:
@@ -90,10 +92,10 @@ def new_env_name() -> str:
 
 def run_owner_alive(name: str) -> bool:
     """Whether the coldlab process that named a run directory `name` is still running."""
-    pid_text, _, start_text = name.partition("-")
-    if not (pid_text.isdigit() and start_text.isdigit()):
+    parts = name.split("-")
+    if len(parts) not in (2, 3) or not all(part.isdigit() for part in parts):
         return True  # not ours to judge: leave unknown directories alone
-    return process_start_time(int(pid_text)) == int(start_text)
+    return process_start_time(int(parts[0])) == int(parts[1])
 
 
 def pids_in(directory: Path) -> list[int]:

@@ -2,33 +2,35 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 _PROC = Path("/proc")
 
 
-def pids_in_group(pgid: int) -> list[int]:
-    """Every live process whose process group is `pgid`."""
-    pids = []
-    for entry in os.scandir(_PROC):
-        if not entry.name.isdigit():
-            continue
+def tree_pids(root: int) -> list[int]:
+    """`root` and its live descendants, from each thread's `children` list (no scan of all of /proc: this
+    runs on every invoke, and a scan costs milliseconds on a busy machine)."""
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
         try:
-            stat = Path(entry.path, "stat").read_text()
+            threads = [task.name for task in (_PROC / str(pid) / "task").iterdir()]
         except OSError:
-            continue  # the process exited while we looked
-        # Fields after the parenthesised command name: state ppid pgrp ...
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and int(fields[2]) == pgid:
-            pids.append(int(entry.name))
-    return pids
+            continue  # it exited while we looked
+        found.append(pid)
+        for tid in threads:
+            try:
+                children = (_PROC / str(pid) / "task" / tid / "children").read_text()
+                todo.extend(int(child) for child in children.split())
+            except OSError:
+                continue
+    return found
 
 
 def peak_rss_bytes(pid: int) -> int:
     """The kernel's high-water mark of resident memory (VmHWM) for one process; 0 if it is gone."""
     try:
-        with Path(_PROC, str(pid), "status").open() as status:
+        with (_PROC / str(pid) / "status").open() as status:
             for line in status:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) * 1024
@@ -37,6 +39,6 @@ def peak_rss_bytes(pid: int) -> int:
     return 0
 
 
-def group_peak_rss_bytes(pgid: int) -> int:
-    """Sum of the peaks of the group's live processes: exact for one process, an upper bound for several."""
-    return sum(peak_rss_bytes(pid) for pid in pids_in_group(pgid))
+def tree_peak_rss_bytes(root: int) -> int:
+    """Sum of the peaks of `root` and its descendants: exact for one process, an upper bound for several."""
+    return sum(peak_rss_bytes(pid) for pid in tree_pids(root))

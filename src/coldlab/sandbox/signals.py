@@ -13,7 +13,7 @@ from pathlib import Path
 
 from coldlab.sandbox.host import Child, Fidelity, Limits
 from coldlab.sandbox.isolation import ChildSetup
-from coldlab.sandbox.procfs import group_peak_rss_bytes
+from coldlab.sandbox.procfs import tree_peak_rss_bytes
 from coldlab.sandbox.spawning import PreparedSandbox, prepare_process
 
 
@@ -41,7 +41,7 @@ class ProcessGroupSandbox:
         self._signal(signal.SIGCONT)
 
     def _sample_peak(self) -> None:
-        self._peak = max(self._peak, group_peak_rss_bytes(self._pgid))
+        self._peak = max(self._peak, tree_peak_rss_bytes(self._process.pid))
 
     def reset_peak(self) -> None:
         self._peak = 0  # exec gave the bootstrap a fresh VmHWM
@@ -71,7 +71,7 @@ class SignalHost:
             freeze="sigstop-process-group",
             cpu=f"not-limited ({self.reason})",
             memory=f"not-limited ({self.reason})",
-            memory_peak="proc-vmhwm (sum over the process group)",
+            memory_peak="proc-vmhwm (sum over the bootstrap and its descendants)",
             isolation="same-user (no separate user or /tmp)",
             notes=(f"CPU is not limited to {limits.vcpus:.2f} vCPU, so durations are faster than Lambda's",),
             host=self.name,

@@ -173,10 +173,11 @@ class ForkSpawner(_Spawner):
     async def _fork(self, request: zygote.SpawnRequest, fds: tuple[int, int, int]) -> Child:
         pid = os.fork()
         if pid == 0:
+            status = 127
             try:
-                zygote.child_main(request, *fds)
+                status = zygote.child_main(request, *fds)
             finally:
-                os._exit(127)
+                os._exit(status)
         return ForkedChild(pid)
 
 

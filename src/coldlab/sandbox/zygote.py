@@ -61,8 +61,9 @@ def receive(sock: socket.socket, flags: int = 0) -> tuple[tuple[object, ...] | N
     return (pickle.loads(data) if data else None), list(fds)  # noqa: S301 (our own process, our own data)
 
 
-def child_main(request: SpawnRequest, output_fd: int, go_fd: int, status_fd: int) -> None:
-    """In the forked child: what subprocess does before exec, the sandbox set-up, READY, wait for go, exec."""
+def child_main(request: SpawnRequest, output_fd: int, go_fd: int, status_fd: int) -> int:
+    """In the forked child: what subprocess does before exec, the sandbox set-up, READY, wait for go, exec.
+    Returns (only when it did not exec) the exit status: 0 when discarded, 127 on a failure."""
     os.setsid()
     for signum in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD):  # Python ignores or handles these
         signal.signal(signum, signal.SIG_DFL)
@@ -76,10 +77,10 @@ def child_main(request: SpawnRequest, output_fd: int, go_fd: int, status_fd: int
         run_setup(request.setup)
     except BaseException as exc:  # noqa: BLE001 (whatever it was, coldlab must hear why)
         os.write(status_fd, f"{STAGE_SETUP}\0{exc}".encode()[:1000])
-        return
+        return 127
     os.write(status_fd, READY)
     if os.read(go_fd, 1) != b"\x01":
-        return  # coldlab discarded this prepared sandbox
+        return 0  # coldlab discarded this prepared sandbox
     try:
         argv = request.argv
         if "/" in argv[0]:
@@ -87,6 +88,7 @@ def child_main(request: SpawnRequest, output_fd: int, go_fd: int, status_fd: int
         os.execvpe(argv[0], argv, request.env)  # noqa: S606
     except OSError as exc:
         os.write(status_fd, f"{STAGE_EXEC}\0{exc.errno}:{exc.strerror}".encode())
+    return 127
 
 
 class Zygote:
@@ -99,11 +101,12 @@ class Zygote:
         assert isinstance(spawn, SpawnRequest)
         pid = os.fork()
         if pid == 0:
+            status = 127
             try:
                 self.sock.close()
-                child_main(spawn, *fds[:3])
+                status = child_main(spawn, *fds[:3])
             finally:
-                os._exit(127)
+                os._exit(status)
         for fd in fds:
             os.close(fd)
         self.live.add(pid)
