@@ -6,6 +6,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -156,3 +160,34 @@ def test_bootstraps_die_with_the_zygote_and_the_next_spawn_starts_a_new_one() ->
     host.close()
     assert code == -signal.SIGKILL
     assert second_code == 0
+
+
+def test_a_killed_coldlab_leaves_neither_its_bootstraps_nor_its_prepared_sandboxes(tmp_path: Path) -> None:
+    script = tmp_path / "victim.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import asyncio, os, signal
+            from pathlib import Path
+            from coldlab.sandbox.cgroup_v1 import CgroupV1Host
+            from coldlab.sandbox.host import Limits
+
+            async def main():
+                host = CgroupV1Host(isolate=False)
+                running = await host.spawn(["/bin/sleep", "60"], {}, Path("/"), Limits(128), 2)
+                waiting = await host.prepare(["/bin/sleep", "60"], {}, Path("/"), Limits(128), 2)
+                print(running.process.pid, waiting.sandbox.process.pid, flush=True)
+                os.kill(os.getpid(), signal.SIGKILL)
+
+            asyncio.run(main())
+            """
+        )
+    )
+    victim = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert victim.stdout is not None
+    pids = [int(pid) for pid in victim.stdout.readline().split()]
+    assert victim.wait(10) == -signal.SIGKILL
+    deadline = time.monotonic() + 10
+    while any(pid_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any(pid_alive(pid) for pid in pids)  # the zygote saw its socket close, and took them along

@@ -225,8 +225,7 @@ class ZygoteSpawner(_Spawner):
         source = Path(coldlab.__file__).resolve().parent.parent
         debug = os.environ.get("COLDLAB_DEBUG") == "1"
         try:
-            fd, parent = str(theirs.fileno()), str(os.getpid())
-            argv = [sys.executable, "-I", "-S", "-c", _BOOT, str(source), fd, parent]
+            argv = [sys.executable, "-I", "-S", "-c", _BOOT, str(source), str(theirs.fileno())]
             self._process = subprocess.Popen(
                 argv,
                 pass_fds=(theirs.fileno(),),

@@ -13,7 +13,9 @@ Wire format, on a SOCK_SEQPACKET pair (one pickled tuple per message; both ends 
 The child itself talks to coldlab through the two pipes: on `status` it writes READY after the set-up, or why
 the set-up or the exec failed; exec closes `status` (close-on-exec), so end-of-file after READY means it runs.
 On `go` it waits for one byte (exec) or end-of-file (coldlab gave up on it: exit quietly).
-The zygote dies with coldlab (PR_SET_PDEATHSIG), and each child dies with the zygote.
+The zygote exits when its socket reaches end of file, which the kernel makes happen when coldlab dies, however
+it dies; each child dies with the zygote (PR_SET_PDEATHSIG, set in run_setup). A parent-death signal on the
+zygote itself would follow the thread that started it, not coldlab, so the socket is the signal here.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import socket
 import sys
 from dataclasses import dataclass
 
-from coldlab.sandbox.isolation import PR_SET_PDEATHSIG, ChildSetup, libc, run_setup
+from coldlab.sandbox.isolation import ChildSetup, run_setup
 
 MAX_MESSAGE = 1 << 20
 READY = b"R"
@@ -143,11 +145,8 @@ class Zygote:
 
 
 def main() -> None:
-    """Entry point: `python -I -S -c ... <src dir> <socket fd> <coldlab pid>` (see spawner.py)."""
-    sock_fd, parent = int(sys.argv[2]), int(sys.argv[3])
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:  # coldlab died before the line above took effect
-        return
+    """Entry point: `python -I -S -c ... <src dir> <socket fd>` (see spawner.py)."""
+    sock_fd = int(sys.argv[2])
     sock = socket.socket(fileno=sock_fd)
     os.set_inheritable(sock_fd, False)
     Zygote(sock).serve()
