@@ -92,6 +92,9 @@ def test_a_crash_has_the_next_sandbox_prepared_and_close_discards_it(go_build: G
         return pid, dirs  # closed: the spare was never used
 
     pid, dirs = asyncio.run(scenario())
+    deadline = time.monotonic() + 10  # killed at once; gone once the zygote has reaped it
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert not pid_alive(pid)
     assert not any(directory.exists() for directory in dirs)
     host.close()
