@@ -18,6 +18,7 @@ import pytest
 from coldlab.sandbox import cgroupfs
 from coldlab.sandbox.cgroup_v1 import CgroupV1Host, CgroupV1Sandbox
 from coldlab.sandbox.host import Limits
+from support.runtime_scripts import gone, pid_alive
 
 ROOT = Path("/sys/fs/cgroup")
 MB = 1024 * 1024
@@ -84,15 +85,6 @@ def read_until(read_fd: int, marker: str, timeout: float = 20) -> str:
     return text
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return stat[stat.rfind(")") + 2] != "Z"
-
-
 def test_freeze_stops_the_whole_process_tree_and_thaw_resumes_it(host: CgroupV1Host) -> None:
     # A shell with a busy child: both must stop (the cgroup's CPU time stays put while frozen).
     sandbox, out = spawn(host, "(while :; do :; done) & while :; do :; done", Limits(1769))
@@ -109,7 +101,7 @@ def test_freeze_stops_the_whole_process_tree_and_thaw_resumes_it(host: CgroupV1H
     assert len(pids) == 2
     code, _ = finish(sandbox, out)
     assert code == -signal.SIGKILL
-    assert not any(pid_alive(p) for p in pids)
+    assert gone(pids)
     assert not any(d.exists() for d in sandbox.cgroup_dirs.values())
 
 
@@ -254,10 +246,7 @@ def test_stale_run_of_a_killed_coldlab_is_removed_with_its_processes(tmp_path: P
     fresh = CgroupV1Host(isolate=False)
     assert run in fresh.stale_removed  # the next coldlab thaws, kills and removes it
     assert not any(d.exists() for d in run_dirs)
-    deadline = time.monotonic() + 5
-    while pid_alive(int(child)) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert not pid_alive(int(child))
+    assert gone([int(child)])
     fresh.close()
 
 
@@ -291,7 +280,7 @@ def test_ctrl_c_leaves_no_process_and_no_cgroup(tmp_path: Path) -> None:
     assert len(pids) == 3  # sh and its two sleeps
     proc.send_signal(signal.SIGINT)
     proc.wait(10)
-    assert not any(pid_alive(int(p)) for p in pids)
+    assert gone([int(p) for p in pids])
     assert not any((ROOT / c / "coldlab" / run).exists() for c in ("cpu", "memory", "freezer", "pids"))
 
 

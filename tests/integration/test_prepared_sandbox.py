@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from coldlab.platform import Environment
 from coldlab.sandbox import cgroupfs
 from coldlab.sandbox.cgroup_v1 import CgroupV1Host, CgroupV1Sandbox
 from coldlab.sandbox.host import Limits
-from support.runtime_scripts import GoBuilder, pid_alive
+from support.runtime_scripts import GoBuilder, gone, pid_alive
 
 ROOT = Path("/sys/fs/cgroup")
 MB = 1024 * 1024
@@ -92,10 +91,7 @@ def test_a_crash_has_the_next_sandbox_prepared_and_close_discards_it(go_build: G
         return pid, dirs  # closed: the spare was never used
 
     pid, dirs = asyncio.run(scenario())
-    deadline = time.monotonic() + 10  # killed at once; gone once the zygote has reaped it
-    while pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert not pid_alive(pid)
+    assert gone([pid])  # killed at once; gone once the zygote has reaped it
     assert not any(directory.exists() for directory in dirs)
     host.close()
 
@@ -190,7 +186,4 @@ def test_a_killed_coldlab_leaves_neither_its_bootstraps_nor_its_prepared_sandbox
     assert victim.stdout is not None
     pids = [int(pid) for pid in victim.stdout.readline().split()]
     assert victim.wait(10) == -signal.SIGKILL
-    deadline = time.monotonic() + 10
-    while any(pid_alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert not any(pid_alive(pid) for pid in pids)  # the zygote saw its socket close, and took them along
+    assert gone(pids)  # the zygote saw its socket close, and took them along

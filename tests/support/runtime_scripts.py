@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -57,10 +57,22 @@ def run(coro: Coroutine[Any, Any, Any]) -> Any:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, dead but not yet reaped, does not)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
+    return stat[stat.rfind(")") + 2] != "Z"
+
+
+def gone(pids: list[int], timeout_s: float = 10.0) -> bool:
+    """Whether every pid is gone within `timeout_s`: a killed process lingers until its parent (the zygote,
+    or init for an orphan) reaps it, so poll instead of racing that."""
+    deadline = time.monotonic() + timeout_s
+    while any(pid_alive(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
     return True
 
 
