@@ -1,4 +1,4 @@
-"""`coldlab doctor`: which mechanism enforces freeze, CPU, memory and isolation on this machine, and why."""
+"""`coldlab doctor`: which mechanism enforces freeze, CPU, memory, isolation and spawning here, and why."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rich.table import Table
 
 from coldlab.cli.output import err_console, print_json
 from coldlab.config import DEFAULT_MEMORY_MB
-from coldlab.sandbox import Limits, selection
+from coldlab.sandbox import Limits, selection, spawner
 from coldlab.sandbox.select import CGROUP_ROOT
 from coldlab.sandbox.spawning import check_limits, host_cpus
 
@@ -47,6 +47,7 @@ def report(limits: Limits) -> dict[str, Any]:
             "memory": fidelity.memory,
             "memory_peak": fidelity.memory_peak,
             "isolation": fidelity.isolation,
+            "spawn": spawner.mechanism(),
         },
         "notes": list(fidelity.notes),
         "machine": {
@@ -82,7 +83,8 @@ def command(*, memory_mb: int, cpu_visibility: str, as_json: bool) -> None:
     table.add_column("part")
     table.add_column("mechanism in force")
     for part, mechanism in doc["mechanisms"].items():
-        style = "yellow" if "not-limited" in mechanism or "sigstop" in mechanism else "green"
+        degraded = ("not-limited", "sigstop", "fork of coldlab")
+        style = "yellow" if any(word in mechanism for word in degraded) else "green"
         table.add_row(part.replace("_", " "), f"[{style}]{mechanism}[/]")
     err_console.print(table)
     err_console.print(f"why: {doc['reason']}")

@@ -247,6 +247,10 @@ class ZygoteSpawner(_Spawner):
         self._children: dict[int, ZygoteChild] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
     async def _fork(self, request: zygote.SpawnRequest, fds: tuple[int, int, int]) -> Child:
         loop = asyncio.get_running_loop()
         self.attach(loop)
@@ -342,6 +346,15 @@ def spawner() -> _Spawner:
             log.warning("coldlab: %s; forking coldlab itself instead (cold starts cost a few ms more)", exc)
             _current = ForkSpawner(str(exc))
     return _current
+
+
+def mechanism() -> str:
+    """What forks bootstraps in this process (doctor shows it)."""
+    current, ahead = spawner(), "the next sandbox is prepared before its invoke"
+    if isinstance(current, ZygoteSpawner):
+        return f"zygote (a pre-forked spawner, pid {current.pid}); {ahead}"
+    assert isinstance(current, ForkSpawner)
+    return f"fork of coldlab itself ({current.why}); {ahead}"
 
 
 @atexit.register
