@@ -81,12 +81,14 @@ def test_a_failed_set_up_says_why_before_anything_runs() -> None:
         asyncio.run(go())
 
 
-def test_a_discarded_child_exits_without_running_anything(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["zygote", "fork"])
+def test_a_discarded_child_exits_without_running_anything(tmp_path: Path, how: str) -> None:
     marker = tmp_path / "ran"
 
     async def go() -> int:
         argv = ["/bin/sh", "-c", f"touch {marker}"]
-        prepared = await spawner.spawner().prepare(argv, {}, Path("/"), 2, ChildSetup())
+        forker = spawner.spawner() if how == "zygote" else spawner.ForkSpawner("asked for by the test")
+        prepared = await forker.prepare(argv, {}, Path("/"), 2, ChildSetup())
         prepared.discard()
         return await asyncio.wait_for(prepared.child.wait(), 10)
 

@@ -175,10 +175,19 @@ class ForkSpawner(_Spawner):
         if pid == 0:
             status = 127
             try:
+                _close_all_but(fds)  # coldlab's own ends of this child's pipes too, or discard never ends it
                 status = zygote.child_main(request, *fds)
             finally:
                 os._exit(status)
         return ForkedChild(pid)
+
+
+def _close_all_but(keep: tuple[int, ...]) -> None:
+    low = 3
+    for fd in sorted(fd for fd in keep if fd >= low):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
 
 
 class ZygoteChild:
@@ -261,9 +270,11 @@ class ZygoteSpawner(_Spawner):
             zygote.send(self._sock, ("spawn", request_id, request), fds)
         except OSError as exc:
             self._pending.pop(request_id, None)
-            self._lost()
             why = exc.strerror or str(exc)
-            raise SandboxError(f"coldlab's spawner is gone ({why})", "run the command again") from exc
+            if isinstance(exc, (BrokenPipeError, ConnectionResetError)):
+                self._lost()
+                raise SandboxError(f"coldlab's spawner is gone ({why})", "run the command again") from exc
+            raise SandboxError(f"cannot hand {request.argv[0]} to coldlab's spawner: {why}") from exc
         return await reply
 
     # --- messages from the zygote ----------------------------------------------------------------------
