@@ -15,25 +15,15 @@ import pytest
 
 from coldlab.config import FunctionConfig
 from coldlab.platform import Environment
-from coldlab.sandbox import cgroupfs
 from coldlab.sandbox.cgroup_v1 import CgroupV1Host, CgroupV1Sandbox
 from coldlab.sandbox.host import Limits
+from support.cgroups import v1_unavailable
 from support.runtime_scripts import GoBuilder, gone, pid_alive
 
-ROOT = Path("/sys/fs/cgroup")
 MB = 1024 * 1024
 
 
-def _unavailable() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root to create cgroups and switch users"
-    for ctrl in ("cpu", "memory", "freezer"):
-        if not (ROOT / ctrl / "cgroup.procs").exists():
-            return f"cgroup v1 {ctrl} controller is not mounted at {ROOT / ctrl}"
-    return cgroupfs.writable_reason(ROOT / "freezer" / cgroupfs.PARENT)
-
-
-pytestmark = [pytest.mark.cgroup, pytest.mark.skipif(_unavailable() is not None, reason=str(_unavailable()))]
+pytestmark = [pytest.mark.cgroup, pytest.mark.skipif(v1_unavailable() is not None, reason=str(v1_unavailable()))]
 
 
 def exe_of(pid: int) -> str:

@@ -25,6 +25,7 @@ from coldlab.sandbox.isolation import (
 from coldlab.sandbox.spawning import (
     CFS_PERIOD_US,
     PreparedSandbox,
+    PreparingHost,
     cfs_quota_us,
     check_limits,
     cpu_description,
@@ -201,7 +202,7 @@ class CgroupV1Sandbox:
         return dict(self._dirs)
 
 
-class CgroupV1Host:
+class CgroupV1Host(PreparingHost[CgroupV1Sandbox]):
     """Sandboxes in cgroup v1 hierarchies (this is what most Docker-era machines and CI runners have)."""
 
     name = "cgroup-v1"
@@ -311,12 +312,7 @@ class CgroupV1Host:
         return tuple(sorted(first)), tuple(sorted(late))
 
     async def prepare(
-        self,
-        argv: Sequence[str],
-        env: Mapping[str, str],
-        cwd: Path,
-        limits: Limits,
-        output_fd: int,
+        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, limits: Limits, output_fd: int
     ) -> PreparedSandbox[CgroupV1Sandbox]:
         check_limits(limits)
         dirs = self._make_cgroups(limits)
@@ -341,11 +337,6 @@ class CgroupV1Host:
         self._live.add(sandbox)
         sandbox.watch_oom(asyncio.get_running_loop())
         return PreparedSandbox(sandbox, prepared)
-
-    async def spawn(
-        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, limits: Limits, output_fd: int
-    ) -> CgroupV1Sandbox:
-        return await (await self.prepare(argv, env, cwd, limits, output_fd)).start()
 
     def release(self, sandbox: CgroupV1Sandbox) -> None:
         """Remove a closed sandbox's cgroups (now, or at exit if tasks are still dying)."""

@@ -22,6 +22,7 @@ from coldlab.sandbox.procfs import peak_rss_bytes
 from coldlab.sandbox.spawning import (
     CFS_PERIOD_US,
     PreparedSandbox,
+    PreparingHost,
     cfs_quota_us,
     check_limits,
     cpu_description,
@@ -148,7 +149,7 @@ class CgroupV2Sandbox:
         self._host.release(self)
 
 
-class CgroupV2Host:
+class CgroupV2Host(PreparingHost[CgroupV2Sandbox]):
     """Sandboxes in a cgroup v2 hierarchy (pure v2 machines; or the `unified` mount of a hybrid one)."""
 
     name = "cgroup-v2"
@@ -263,12 +264,7 @@ class CgroupV2Host:
         return env_dir
 
     async def prepare(
-        self,
-        argv: Sequence[str],
-        env: Mapping[str, str],
-        cwd: Path,
-        limits: Limits,
-        output_fd: int,
+        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, limits: Limits, output_fd: int
     ) -> PreparedSandbox[CgroupV2Sandbox]:
         check_limits(limits)
         env_dir = self._make_cgroups(limits)
@@ -289,11 +285,6 @@ class CgroupV2Host:
         sandbox = CgroupV2Sandbox(self, prepared.child, env_dir)
         self._live.add(sandbox)
         return PreparedSandbox(sandbox, prepared)
-
-    async def spawn(
-        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, limits: Limits, output_fd: int
-    ) -> CgroupV2Sandbox:
-        return await (await self.prepare(argv, env, cwd, limits, output_fd)).start()
 
     def release(self, sandbox: CgroupV2Sandbox) -> None:
         self._live.discard(sandbox)

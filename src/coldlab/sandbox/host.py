@@ -119,12 +119,7 @@ class Host(Protocol):
         """What this host will enforce for `limits`, without spawning anything."""
 
     async def prepare(
-        self,
-        argv: Sequence[str],
-        env: Mapping[str, str],
-        cwd: Path,
-        limits: Limits,
-        output_fd: int,
+        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, limits: Limits, output_fd: int
     ) -> PreparedSandbox:
         """Make a sandbox for `argv` and set its process up up to exec, so an invoke only has to start it.
 
@@ -134,11 +129,6 @@ class Host(Protocol):
         """
 
     async def spawn(
-        self,
-        argv: Sequence[str],
-        env: Mapping[str, str],
-        cwd: Path,
-        limits: Limits,
-        output_fd: int,
+        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, limits: Limits, output_fd: int
     ) -> Sandbox:
         """`prepare` then `start`: the sandbox made on the caller's path."""

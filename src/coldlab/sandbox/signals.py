@@ -14,7 +14,7 @@ from pathlib import Path
 from coldlab.sandbox.host import Child, Fidelity, Limits
 from coldlab.sandbox.isolation import ChildSetup
 from coldlab.sandbox.procfs import tree_peak_rss_bytes
-from coldlab.sandbox.spawning import PreparedSandbox, prepare_process
+from coldlab.sandbox.spawning import PreparedSandbox, PreparingHost, prepare_process
 
 
 class ProcessGroupSandbox:
@@ -58,7 +58,7 @@ class ProcessGroupSandbox:
         self.kill()
 
 
-class SignalHost:
+class SignalHost(PreparingHost[ProcessGroupSandbox]):
     """Fallback host: SIGSTOP/SIGCONT freeze, RLIMIT_NOFILE, peak memory from /proc VmHWM."""
 
     name = "unprivileged"
@@ -78,17 +78,7 @@ class SignalHost:
         )
 
     async def prepare(
-        self,
-        argv: Sequence[str],
-        env: Mapping[str, str],
-        cwd: Path,
-        limits: Limits,
-        output_fd: int,
+        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, limits: Limits, output_fd: int
     ) -> PreparedSandbox[ProcessGroupSandbox]:
         prepared = await prepare_process(argv, env, cwd, output_fd, ChildSetup(limits=limits))
         return PreparedSandbox(ProcessGroupSandbox(prepared.child), prepared)
-
-    async def spawn(
-        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, limits: Limits, output_fd: int
-    ) -> ProcessGroupSandbox:
-        return await (await self.prepare(argv, env, cwd, limits, output_fd)).start()

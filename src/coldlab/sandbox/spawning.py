@@ -109,6 +109,20 @@ async def prepare_process(
     return await spawner().prepare(argv, env, cwd, output_fd, setup)
 
 
+class PreparingHost(Generic[S]):
+    """A host's `spawn`, for hosts that implement `prepare`: the sandbox made on the caller's path."""
+
+    async def prepare(
+        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, limits: Limits, output_fd: int
+    ) -> PreparedSandbox[S]:
+        raise NotImplementedError
+
+    async def spawn(
+        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, limits: Limits, output_fd: int
+    ) -> S:
+        return await (await self.prepare(argv, env, cwd, limits, output_fd)).start()
+
+
 class PreparedSandbox(Generic[S]):
     """A sandbox whose process is set up and waits to exec: `start` it when the invoke comes, or `discard`."""
 
