@@ -17,11 +17,7 @@ from pathlib import Path
 from coldlab.errors import SandboxError
 from coldlab.sandbox import cgroupfs
 from coldlab.sandbox.host import Child, Fidelity, Limits
-from coldlab.sandbox.isolation import (
-    FunctionUser,
-    ensure_function_user,
-    prepare_task_root,
-)
+from coldlab.sandbox.isolation import function_user
 from coldlab.sandbox.spawning import (
     CFS_PERIOD_US,
     PreparedSandbox,
@@ -32,8 +28,8 @@ from coldlab.sandbox.spawning import (
     effective_vcpus,
     host_cpus,
     isolated_setup,
+    isolation_text,
     prepare_process,
-    same_user_text,
 )
 
 REQUIRED = ("cpu", "memory", "freezer")
@@ -230,10 +226,7 @@ class CgroupV1Host(PreparingHost[CgroupV1Sandbox]):
         self.cpus = cpus or host_cpus()
         self.stale_removed = cgroupfs.remove_stale_runs(self.parents.values(), self._freeze_kill_run)
         self.run = cgroupfs.run_name()
-        self.user: FunctionUser | None = None
-        if isolate if isolate is not None else os.geteuid() == 0:
-            self.user = ensure_function_user()
-            prepare_task_root()
+        self.user = function_user(isolate)
         self._live: set[CgroupV1Sandbox] = set()
         self._pending: set[Path] = set()  # env dirs whose rmdir waited on dying tasks
         # Runs at interpreter exit too (weakref.finalize's atexit), so a normal exit or Ctrl-C leaves nothing.
@@ -257,18 +250,9 @@ class CgroupV1Host(PreparingHost[CgroupV1Sandbox]):
 
     # --- fidelity ------------------------------------------------------------------------------------------
 
-    def isolation_text(self, limits: Limits) -> str:
-        if self.user is None:
-            return same_user_text()
-        nproc = "pids cgroup" if "pids" in self.hierarchies else "RLIMIT_NPROC"
-        return (
-            f"user {self.user.name} (uid {self.user.uid}), "
-            f"private /tmp tmpfs {limits.ephemeral_storage_mb} MB, "
-            f"read-only /var/task, nofile {limits.max_open_files}, {limits.max_processes} tasks ({nproc})"
-        )
-
     def fidelity(self, limits: Limits) -> Fidelity:
         cpu, notes = cpu_description(limits, self.cpus)
+        tasks = "pids cgroup" if "pids" in self.hierarchies else "RLIMIT_NPROC"
         if self.user is not None:
             notes += ("the private /tmp is a tmpfs: what the function writes there counts as its memory",)
         return Fidelity(
@@ -276,7 +260,7 @@ class CgroupV1Host(PreparingHost[CgroupV1Sandbox]):
             cpu=cpu,
             memory=f"cgroup-v1-memory ({limits.memory_mb} MB hard limit, no swap, OOM kills the environment)",
             memory_peak="cgroup-v1 memory.max_usage_in_bytes",
-            isolation=self.isolation_text(limits),
+            isolation=isolation_text(self.user, limits, tasks),
             notes=notes,
             host=self.name,
         )

@@ -17,7 +17,7 @@ from pathlib import Path
 from coldlab.errors import SandboxError
 from coldlab.sandbox import cgroupfs
 from coldlab.sandbox.host import Child, Fidelity, Limits
-from coldlab.sandbox.isolation import FunctionUser, ensure_function_user, prepare_task_root
+from coldlab.sandbox.isolation import function_user
 from coldlab.sandbox.procfs import peak_rss_bytes
 from coldlab.sandbox.spawning import (
     CFS_PERIOD_US,
@@ -29,8 +29,8 @@ from coldlab.sandbox.spawning import (
     effective_vcpus,
     host_cpus,
     isolated_setup,
+    isolation_text,
     prepare_process,
-    same_user_text,
 )
 
 WANTED = ("cpu", "memory", "pids")
@@ -179,10 +179,7 @@ class CgroupV2Host(PreparingHost[CgroupV2Sandbox]):
         )
         self.stale_removed = cgroupfs.remove_stale_runs([self.base], self._kill_run)
         self.run = cgroupfs.run_name()
-        self.user: FunctionUser | None = None
-        if isolate if isolate is not None else os.geteuid() == 0:
-            self.user = ensure_function_user()
-            prepare_task_root()
+        self.user = function_user(isolate)
         self._live: set[CgroupV2Sandbox] = set()
         weakref.finalize(self, _cleanup_run, self.base / self.run, self._live)
 
@@ -220,15 +217,8 @@ class CgroupV2Host(PreparingHost[CgroupV2Sandbox]):
         else:
             memory = f"not-limited (cgroup v2 memory controller {self.missing['memory']} at {self.root})"
             peak = "proc-vmhwm (sum over the cgroup's processes)"
-        if self.user is None:
-            isolation = same_user_text()
-        else:
-            nproc = "pids.max" if "pids" in self.controllers else "RLIMIT_NPROC"
-            isolation = (
-                f"user {self.user.name} (uid {self.user.uid}), "
-                f"private /tmp tmpfs {limits.ephemeral_storage_mb} MB, read-only /var/task, "
-                f"nofile {limits.max_open_files}, {limits.max_processes} tasks ({nproc})"
-            )
+        tasks = "pids.max" if "pids" in self.controllers else "RLIMIT_NPROC"
+        isolation = isolation_text(self.user, limits, tasks)
         return Fidelity(
             freeze="cgroup-v2-freeze",
             cpu=cpu,

@@ -270,6 +270,10 @@ def run_setup(setup: ChildSetup) -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-def prepare_task_root() -> None:
-    """/var/task must exist on the host as a mount point (it is empty there; the code appears only inside)."""
+def function_user(isolate: bool | None) -> FunctionUser | None:
+    """The user bootstraps run as when isolating (by default: when coldlab is root), else None.
+    /var/task is made on the host as a mount point (empty there; the code appears only inside)."""
+    if not (isolate if isolate is not None else os.geteuid() == 0):
+        return None
     TASK_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
+    return ensure_function_user()

@@ -44,9 +44,15 @@ def check_limits(limits: Limits) -> None:
         )
 
 
-def same_user_text() -> str:
-    why = "isolation turned off" if os.geteuid() == 0 else "coldlab is not root"
-    return f"same-user ({why})"
+def isolation_text(user: FunctionUser | None, limits: Limits, tasks_by: str) -> str:
+    """The fidelity text for isolation; `tasks_by` names what limits the tasks (pids cgroup, RLIMIT_NPROC)."""
+    if user is None:
+        why = "isolation turned off" if os.geteuid() == 0 else "coldlab is not root"
+        return f"same-user ({why})"
+    return (
+        f"user {user.name} (uid {user.uid}), private /tmp tmpfs {limits.ephemeral_storage_mb} MB, "
+        f"read-only /var/task, nofile {limits.max_open_files}, {limits.max_processes} tasks ({tasks_by})"
+    )
 
 
 def effective_vcpus(limits: Limits, cpus: int) -> float:
