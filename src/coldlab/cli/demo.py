@@ -21,7 +21,7 @@ WARM_INVOKES = 2
 
 EXPLANATION = """\
 How to read the REPORT lines:
-  Init Duration    spawn of `bootstrap` until its first GET /next: process start, Go runtime and package init.
+  Init Duration    exec of `bootstrap` until its first GET /next: process start, Go runtime and package init.
                    Only on the cold invoke; later invokes reuse the frozen process.
   Duration         the handler's time: event handed over until the runtime asks for the next one.
   Billed Duration  Duration rounded up to 1 ms, plus Init Duration when cold (provided.al2023 bills init).
