@@ -81,11 +81,11 @@ class NoFreeze:
     def fidelity(self, limits: Limits) -> Any:
         return self.inner.fidelity(limits)
 
-    async def spawn(self, *args: Any) -> Any:
-        sandbox = await self.inner.spawn(*args)
-        sandbox.freeze = lambda: None  # type: ignore[method-assign]
-        sandbox.thaw = lambda: None  # type: ignore[method-assign]
-        return sandbox
+    async def prepare(self, *args: Any) -> Any:
+        prepared = await self.inner.prepare(*args)
+        prepared.sandbox.freeze = lambda: None  # type: ignore[attr-defined]
+        prepared.sandbox.thaw = lambda: None  # type: ignore[attr-defined]
+        return prepared
 
 
 async def warm_invokes(code: Path, host: Any, count: int) -> list[float]:
