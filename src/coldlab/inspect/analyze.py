@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zlib
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from coldlab.inspect.buildinfo import read_buildinfo
-from coldlab.inspect.elf import ElfImage
+from coldlab.inspect.elf import CHUNK, ElfImage
 from coldlab.inspect.errors import BinaryError, corrupt
 from coldlab.inspect.facts import build_facts
 from coldlab.inspect.findings import find
@@ -34,22 +34,29 @@ SPLIT_AT = 16 << 20  # files this big are deflated as two independent halves, on
 
 def zipped_size(data: bytes | memoryview, level: int = ZIP_LEVEL) -> int:
     """Size of the raw deflate stream of `data` (zip entry payload, headers excluded)."""
+    view = memoryview(data)
+    return _deflated((view[i : i + CHUNK] for i in range(0, len(view), CHUNK)), level)
+
+
+def _deflated(pieces: Iterable[memoryview], level: int = ZIP_LEVEL) -> int:
+    # only the compressed length is kept: each piece of output is dropped as soon as it is counted
     comp = zlib.compressobj(level, zlib.DEFLATED, -15)
     size = 0
-    view = memoryview(data)
-    for i in range(0, len(data), 1 << 22):
-        size += len(comp.compress(view[i : i + (1 << 22)]))
+    for piece in pieces:
+        size += len(comp.compress(piece))
     return size + len(comp.flush())
 
 
-def _deflate_parts(pool: ThreadPoolExecutor, data: bytes) -> list[Future[int]]:
+def _deflate_parts(pool: ThreadPoolExecutor, image: ElfImage) -> list[Future[int]]:
     # Two halves lose only the 32 KiB window at the seam (well under 0.01% here); a fixed split keeps
-    # the figure the same on every machine.
-    if len(data) < SPLIT_AT:
-        return [pool.submit(zipped_size, data)]
-    half = len(data) // 2
-    view = memoryview(data)
-    return [pool.submit(zipped_size, view[:half]), pool.submit(zipped_size, view[half:])]
+    # the figure the same on every machine. Each half streams through its own small buffer.
+    if image.size < SPLIT_AT:
+        return [pool.submit(lambda: _deflated(image.chunks(0, image.size)))]
+    half = image.size // 2
+    return [
+        pool.submit(lambda: _deflated(image.chunks(0, half))),
+        pool.submit(lambda: _deflated(image.chunks(half, image.size))),
+    ]
 
 
 def inspect_binary(path: Path, top: int = 40) -> Report:
@@ -64,9 +71,9 @@ def inspect_bytes(path: Path, data: bytes, top: int = 40) -> Report:
 
 def _guarded(path: Path, load: Callable[[], ElfImage], top: int) -> Report:
     try:
-        image = load()
-        with ThreadPoolExecutor(max_workers=2) as pool:  # zlib releases the GIL: deflate in parallel
-            parts = _deflate_parts(pool, image.data)
+        with load() as image, ThreadPoolExecutor(max_workers=2) as pool:
+            # zlib and pread release the GIL: the deflate pass runs beside the parsing
+            parts = _deflate_parts(pool, image)
             report, names, packages, code = _inspect(image, top)
             report = replace(report, zipped_size=sum(p.result() for p in parts))
             return replace(report, findings=find(report, names, packages, code))
@@ -86,12 +93,15 @@ def _inspect(image: ElfImage, top: int) -> tuple[Report, tuple[str, ...], list[s
         )
     pcln = read_pclntab(image, info.minor)
     md = read_moduledata(image, pcln, info.minor)
+    image.release(pcln.file_offset, pcln.file_offset + pcln.size)  # everything needed is in `pcln` now
     symbols = image.symbols()
-    cache: dict[str, str] = {}
-    packages = [cache.setdefault(n, package_of(n)) for n in pcln.names]
-    spans = (
-        walk_types(image, md.types[0], md.typedesclen, md.types[1]) if md.types and md.typedesclen else None
-    )
+    packages = _packages(pcln.names)
+    spans = None
+    if md.types and md.typedesclen:
+        spans = walk_types(image, md.types[0], md.typedesclen, md.types[1])
+        types_at = image.va_to_offset(md.types[0])
+        if types_at is not None:
+            image.release(types_at, types_at + (md.types[1] - md.types[0]))
     ledger = build_ledger(LedgerInput(image, pcln, md.text, packages, symbols, md.types, spans))
     if ledger.total != image.size:  # an invariant of the construction; never expected
         raise corrupt(image.path, f"internal: ledger sums to {ledger.total} bytes, file has {image.size}")
@@ -122,6 +132,20 @@ def _inspect(image: ElfImage, top: int) -> tuple[Report, tuple[str, ...], list[s
     )
     code = np.where(pcln.code_size == 0, pcln.span, pcln.code_size).tolist()
     return report, pcln.names, packages, code
+
+
+def _packages(names: Sequence[str]) -> list[str]:
+    """The package of each function, one string object per package (29k names share a few hundred)."""
+    by_name: dict[str, str] = {}
+    interned: dict[str, str] = {}
+    out = []
+    for name in names:
+        pkg = by_name.get(name)
+        if pkg is None:
+            pkg = package_of(name)
+            pkg = by_name[name] = interned.setdefault(pkg, pkg)
+        out.append(pkg)
+    return out
 
 
 def _rollups(

@@ -1,14 +1,22 @@
 """ELF reading with pyelftools: sections, segments, dynamic linking facts, and virtual-address reads.
 
-The whole file is held as one `bytes` object; every table parser below takes views into it (no copies).
+A file on disk is mapped (mmap), never read whole: the parsers take views into the mapping, so only the pages
+they touch (pclntab, type data, symbols, build info, moduledata) become resident. Code and DWARF are never
+read, only sized from the section headers; the deflate pass streams the file through a small buffer
+(`chunks`) instead of faulting it into the mapping. Contents already in memory (`bytes`) work the same way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import mmap
+import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import numpy.typing as npt
@@ -49,15 +57,23 @@ class Segment:
 STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_TLS = 0, 1, 2, 6
 
 
+Buffer = bytes | mmap.mmap  # the file's contents: in memory, or mapped read-only
+
+
 @dataclass(frozen=True)
 class SymbolTable:
-    """ELF symbols as parallel arrays (a Go binary has 100k+ of them; Python objects would be slow)."""
+    """ELF symbols as parallel arrays (a Go binary has 100k+ of them; Python objects would be slow).
+
+    Names stay in the file's buffer (strtab[strtab_start:strtab_end]), not copied: decoded on demand.
+    """
 
     name_off: npt.NDArray[np.int64]
     kind: npt.NDArray[np.int64]  # STT_*
     value: npt.NDArray[np.int64]
     size: npt.NDArray[np.int64]
-    strtab: bytes
+    strtab: Buffer
+    strtab_start: int = 0
+    strtab_end: int = 0
 
     @classmethod
     def empty(cls) -> SymbolTable:
@@ -68,9 +84,11 @@ class SymbolTable:
         return len(self.value)
 
     def name(self, i: int) -> str:
-        off = int(self.name_off[i])
-        stop = self.strtab.find(b"\0", off)
-        return self.strtab[off : stop if stop >= 0 else len(self.strtab)].decode("utf-8", "replace")
+        off = self.strtab_start + int(self.name_off[i])
+        if off >= self.strtab_end:
+            return ""
+        stop = self.strtab.find(b"\0", off, self.strtab_end)
+        return self.strtab[off : stop if stop >= 0 else self.strtab_end].decode("utf-8", "replace")
 
     def select(self, lo: int, hi: int, kinds: tuple[int, ...]) -> npt.NDArray[np.int64]:
         """Indices of sized symbols of the given kinds with a value in [lo, hi)."""
@@ -80,26 +98,37 @@ class SymbolTable:
     def lookup(self, name: str) -> int | None:
         """Value of the first symbol called `name` (a linear scan of the string table: rare use only)."""
         needle = b"\0" + name.encode() + b"\0"
-        pos = self.strtab.find(needle)
+        pos = self.strtab.find(needle, self.strtab_start, self.strtab_end)
         while pos >= 0:
-            hits = np.flatnonzero(self.name_off == pos + 1)
+            hits = np.flatnonzero(self.name_off == pos + 1 - self.strtab_start)
             if len(hits):
                 return int(self.value[hits[0]])
-            pos = self.strtab.find(needle, pos + 1)
+            pos = self.strtab.find(needle, pos + 1, self.strtab_end)
         return None
 
 
-class ElfImage:
-    """An ELF executable in memory. Raises BinaryError for anything that is not a readable ELF file."""
+CHUNK = 1 << 20  # bytes per read of the streaming pass: bounds its memory to a few MiB
 
-    def __init__(self, path: Path, data: bytes) -> None:
+
+class ElfImage:
+    """An ELF executable, mapped or in memory. Raises BinaryError for anything but a readable ELF file.
+
+    `fd`, when given, is an open descriptor of the same file: headers are parsed and `chunks` read through it,
+    so those bytes never enter the mapping. The image owns it; `close` releases it (and the mapping).
+    """
+
+    def __init__(self, path: Path, data: Buffer, fd: int | None = None) -> None:
         self.path = path
         self.data = data
         self.size = len(data)
+        self._fd = fd
         _check_magic(path, data)
         _check_length(path, data)
+        stream: IO[bytes] = (
+            io.BytesIO(data) if fd is None else open(fd, "rb", buffering=1 << 16, closefd=False)  # noqa: SIM115
+        )
         try:
-            elf = ELFFile(io.BytesIO(data))
+            elf = ELFFile(stream)
             self.little_endian: bool = elf.little_endian
             self.ptr_size: int = elf.elfclass // 8
             self.elf_type: str = str(elf["e_type"])
@@ -115,6 +144,8 @@ class ElfImage:
             raise
         except Exception as exc:
             raise corrupt(path, f"the ELF headers are damaged ({type(exc).__name__}: {exc})") from exc
+        finally:
+            stream.close()
         needed_size = max(
             [s.end for s in self.sections if s.size]
             + [g.offset + g.file_size for g in self.segments if g.file_size]
@@ -144,12 +175,72 @@ class ElfImage:
                 "pass the binary itself, e.g. path/to/bootstrap",
             )
         try:
-            data = path.read_bytes()
+            fd = os.open(path, os.O_RDONLY)
         except OSError as exc:
             raise BinaryError(
                 f"{path}: cannot be read ({exc.strerror})", "check the path and its permissions"
             ) from exc
-        return cls(path, data)
+        try:
+            size = os.fstat(fd).st_size
+            # mmap cannot map an empty file; such a file fails the magic check right away
+            data: Buffer = mmap.mmap(fd, size, access=mmap.ACCESS_READ) if size else b""
+            return cls(path, data, fd)
+        except OSError as exc:
+            os.close(fd)
+            raise BinaryError(
+                f"{path}: cannot be read ({exc.strerror})", "check the path and its permissions"
+            ) from exc
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def close(self) -> None:
+        """Release the descriptor and the mapping (a mapping still viewed by an array is left to the GC)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if isinstance(self.data, mmap.mmap):
+            with contextlib.suppress(BufferError):
+                self.data.close()
+
+    def release(self, start: int, end: int) -> None:
+        """Done with bytes [start, end): unmap their pages from this process (a later read maps them again).
+
+        Keeps the resident set to the tables still in use. Only whole pages inside the range are dropped.
+        """
+        if not isinstance(self.data, mmap.mmap) or self.data.closed:
+            return
+        lo = -(-max(0, start) // mmap.PAGESIZE) * mmap.PAGESIZE
+        hi = min(end, self.size) // mmap.PAGESIZE * mmap.PAGESIZE
+        if hi > lo:
+            self.data.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+
+    def __enter__(self) -> ElfImage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def chunks(self, start: int, stop: int, size: int = CHUNK) -> Iterator[memoryview]:
+        """The bytes [start, stop) in pieces of at most `size`, read through the descriptor when there is one.
+
+        Each piece is only valid until the next is produced (one buffer is reused). Reading with pread keeps
+        a whole-file pass (the zipped size) out of this process's resident memory.
+        """
+        if self._fd is None:
+            view = memoryview(self.data)
+            for i in range(start, stop, size):
+                yield view[i : min(i + size, stop)]
+            return
+        buf = bytearray(size)
+        view = memoryview(buf)
+        pos = start
+        while pos < stop:
+            n = os.preadv(self._fd, [view[: min(size, stop - pos)]], pos)
+            if n <= 0:
+                raise corrupt(self.path, f"the file shrank while being read (at byte {pos})")
+            yield view[:n]
+            pos += n
 
     def section(self, *names: str) -> Section | None:
         for name in names:
@@ -207,11 +298,13 @@ class ElfImage:
             (raw["info"] & 0xF).astype(np.int64),
             raw["value"].astype(np.int64),
             raw["size"].astype(np.int64),
-            self.data[strtab.offset : strtab.end],
+            self.data,
+            strtab.offset,
+            strtab.end,
         )
 
 
-def _check_magic(path: Path, data: bytes) -> None:
+def _check_magic(path: Path, data: Buffer) -> None:
     head = data[:4]
     if head == b"\x7fELF":
         if len(data) < 64:
@@ -239,7 +332,7 @@ def _check_magic(path: Path, data: bytes) -> None:
     )
 
 
-def _check_length(path: Path, data: bytes) -> None:
+def _check_length(path: Path, data: Buffer) -> None:
     """A truncated file usually loses its section header table first (it sits at the end)."""
     if data[4] != 2:  # ELFCLASS64; 32-bit files are refused later by machine
         return
@@ -287,7 +380,7 @@ def _segments(elf: ELFFile) -> list[Segment]:
     ]
 
 
-def _interpreter(elf: ELFFile, data: bytes) -> str | None:
+def _interpreter(elf: ELFFile, data: Buffer) -> str | None:
     for seg in elf.iter_segments():
         if seg["p_type"] == "PT_INTERP":
             raw = data[seg["p_offset"] : seg["p_offset"] + seg["p_filesz"]]
