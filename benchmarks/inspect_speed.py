@@ -5,7 +5,9 @@ golang-github-aws-aws-sdk-go-v2-dev with dead-code elimination disabled by refle
 way such binaries get big), then measures:
   * wall time of a full inspection (target <= 1 s), median and p99 over repeated runs, with and without the
     deflate pass that sizes the zip;
-  * peak memory of a fresh process doing one inspection (target <= 2x the file size);
+  * peak memory of a fresh process doing one inspection (target <= 2x the file size): the whole process's
+    peak RSS (VmHWM, interpreter and imports included) is what the target is judged on; the inspection's own
+    increment over the RSS before it started is printed beside it;
   * baselines measured in the same run on the same file: `go version -m` and `go tool nm -size`.
 
 Usage: .venv/bin/python benchmarks/inspect_speed.py [--runs 7] [--services 12]
@@ -49,6 +51,7 @@ SERVICES = [
     "athena",
 ]
 MIN_SIZE = 50 << 20  # 50 MiB, so ">= 50 MB" holds in either unit
+MEMORY_RUNS = 3
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "coldlab" / "bench-inspect"
 
 MEASURE = r"""
@@ -175,7 +178,7 @@ def main() -> None:
     size = binary.stat().st_size
     print(f"binary: {binary}  {size} bytes ({size / 2**20:.1f} MiB)")
 
-    from coldlab.inspect.analyze import _inspect, inspect_binary, zipped_size
+    from coldlab.inspect.analyze import _deflated, _inspect, inspect_binary
     from coldlab.inspect.elf import ElfImage
 
     inspect_binary(binary)  # warm the page cache and imports
@@ -185,13 +188,13 @@ def main() -> None:
         report = inspect_binary(binary)
         full.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c)
-        t = time.perf_counter()
-        image = ElfImage.open(binary)
-        _inspect(image, 40)
-        parse.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        zipped_size(image.data)
-        deflate.append(time.perf_counter() - t)
+        with ElfImage.open(binary) as image:
+            t = time.perf_counter()
+            _inspect(image, 40)
+            parse.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            _deflated(image.chunks(0, image.size))
+            deflate.append(time.perf_counter() - t)
     assert sum(r.size for r in report.ledger) == size
     go = str(gotool.find_go())
     version_m = timed([go, "version", "-m", str(binary)], args.runs)
@@ -217,19 +220,25 @@ def main() -> None:
         f"baseline `go tool nm -size` (symbols only, fails when stripped): median {med(nm):.3f} s "
         f"-> coldlab/baseline {med(full) / med(nm):.2f}x"
     )
-    rss = measure(binary, "rss")
+    rss = [measure(binary, "rss") for _ in range(MEMORY_RUNS)]
     traced = measure(binary, "traced")
-    peak, base = rss["peak_rss_kib"] * 1024, rss["rss_before_kib"] * 1024
+    worst = max(rss, key=lambda r: r["peak_rss_kib"])
+    peak, base = worst["peak_rss_kib"] * 1024, worst["rss_before_kib"] * 1024
+    peaks = ", ".join(f"{r['peak_rss_kib'] / 1024:.1f}" for r in rss)
+    verdict = "MET" if peak <= 2 * size else "MISSED"
+    print(f"memory (fresh process per run, worst of {MEMORY_RUNS}; peaks {peaks} MiB):")
     print(
-        f"memory (fresh process): peak RSS {peak / 2**20:.1f} MiB = {peak / size:.2f}x the file "
-        "(target <= 2x); "
-        f"interpreter and imports {base / 2**20:.1f} MiB; inspection adds {(peak - base) / 2**20:.1f} MiB "
-        f"= {(peak - base) / size:.2f}x the file"
+        f"  whole process peak RSS (VmHWM, interpreter and imports included): {peak / 2**20:.1f} MiB "
+        f"= {peak / size:.2f}x the file (target <= 2x): {verdict}"
+    )
+    own = peak - base
+    print(
+        f"  inspection's own increment: {own / 2**20:.1f} MiB = {own / size:.2f}x the file "
+        f"(over {base / 2**20:.1f} MiB of interpreter and imports before it started)"
     )
     print(
-        f"  Python heap peak (tracemalloc, includes the file's bytes): "
-        f"{traced['traced_peak'] / 2**20:.1f} MiB "
-        f"= {traced['traced_peak'] / size:.2f}x the file"
+        f"  Python heap peak (tracemalloc; the file is mapped, not read into the heap): "
+        f"{traced['traced_peak'] / 2**20:.1f} MiB = {traced['traced_peak'] / size:.2f}x the file"
     )
 
 
