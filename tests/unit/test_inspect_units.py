@@ -111,6 +111,10 @@ def test_modinfo_sentinels() -> None:
         ("github.com/x/y.Map[go.shape.string,go.shape.int].Get", "github.com/x/y"),
         ("type:.eq.[2]interface {}", "(generated)"),
         ("go:buildid", "(generated)"),
+        ("type..eq.net/http.Header", "(generated)"),  # Go 1.18-1.19 spellings
+        ("type..hash.[2]string", "(generated)"),
+        ("go.buildid", "(generated)"),
+        ("go.uber.org/zap.(*Logger).Info", "go.uber.org/zap"),
         ("_rt0_amd64_linux", "(assembly, no package)"),
         ("x_cgo_init", "(cgo/C)"),
     ],
@@ -124,6 +128,10 @@ def test_data_package() -> None:
     assert data_package("go:itab.*os.File,io.Reader") == "os"
     assert data_package("type:map[string]int") == "(generated)"
     assert data_package("runtime.firstmoduledata") == "runtime"
+    assert data_package("type.*net/http.Request") == "net/http"  # Go 1.18-1.19 spellings
+    assert data_package("go.itab.*os.File,io.Reader") == "os"
+    assert data_package("type..namedata.*func()") == "(generated)"
+    assert data_package("go.string.*") == "(generated)"
 
 
 def test_module_map_longest_prefix_and_gopath_inference() -> None:

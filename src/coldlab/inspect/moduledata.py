@@ -19,7 +19,8 @@ _TYPEDESCLEN = 304  # Go 1.27: types, typedesclen, etypes
 _TYPES = {18: (280, 288), 19: (280, 288), 27: (296, 312)}
 _TYPES_DEFAULT = (296, 304)
 # the inittasks slice exists from Go 1.21 (offsets checked against the go1.21.13, 1.23.9, 1.25.5, 1.26.6
-# and 1.27.3 sources: 1.26 added epclntab, 1.27 dropped typelinks/itablinks); candidates are validated
+# and 1.27.3 sources: 1.26 added epclntab, 1.27 dropped typelinks/itablinks); candidates are validated.
+# Before 1.21 the tasks are a graph reached through symbols (_legacy_init_tasks).
 _INITTASKS = {21: (464,), 22: (464,), 23: (464,), 24: (464,), 25: (464,), 26: (472,), 27: (448,)}
 _INITTASKS_LATER = (448, 472, 464)
 _MAX_TASKS = 100_000
@@ -40,7 +41,7 @@ class ModuleData:
     etext: int
     types: tuple[int, int] | None
     typedesclen: int | None  # Go 1.27+: bytes of walkable type descriptors from `types`
-    init_tasks: tuple[InitTask, ...] | None  # None when unavailable (Go < 1.21 or not found)
+    init_tasks: tuple[InitTask, ...] | None  # None when unavailable (not found; stripped and Go < 1.21)
     text_source: str
 
 
@@ -107,12 +108,48 @@ def _types(image: ElfImage, va: int, minor: int) -> tuple[int, int] | None:
 
 def _init_tasks(image: ElfImage, va: int, minor: int, text: int, etext: int) -> tuple[InitTask, ...] | None:
     if minor < 21:
-        return None
+        return _legacy_init_tasks(image, text, etext)
     for off in _INITTASKS.get(minor, _INITTASKS_LATER):
         tasks = _read_tasks(image, va + off, text, etext)
         if tasks is not None:
             return tasks
     return None
+
+
+def _legacy_init_tasks(image: ElfImage, text: int, etext: int) -> tuple[InitTask, ...] | None:
+    """Go 1.13-1.20: initTask{state, ndeps, nfns, deps[ndeps], fns[nfns]} form a graph rooted at
+    runtime..inittask and main..inittask, which the runtime walks depth first, a package's dependencies
+    before its own functions (doInit). The roots are symbols, so a stripped binary gives None."""
+    table = image.symbols()
+    main = table.lookup("main..inittask")
+    if main is None:
+        return None
+    roots = [root for root in (table.lookup("runtime..inittask"), main) if root is not None]
+    order: list[InitTask] = []
+    seen: set[int] = set()
+    try:
+        for root in roots:
+            stack = [(root, False)]
+            while stack:
+                task, deps_done = stack.pop()
+                ndeps, nfns = image.word(task + 8), image.word(task + 16)
+                if deps_done:
+                    pcs = tuple(image.word(task + 24 + 8 * (ndeps + i)) for i in range(nfns))
+                    if any(not text <= pc < etext for pc in pcs):
+                        return None
+                    if pcs:
+                        order.append(InitTask(pcs))
+                    continue
+                if task in seen:
+                    continue
+                seen.add(task)
+                if image.word(task) > 2 or ndeps > _MAX_TASKS or nfns > _MAX_FNS or len(seen) > _MAX_TASKS:
+                    return None
+                stack.append((task, True))
+                stack.extend((image.word(task + 24 + 8 * i), False) for i in reversed(range(ndeps)))
+        return tuple(order)
+    except Exception:  # noqa: BLE001 - words that do not read as init tasks mean: not recoverable
+        return None
 
 
 def _read_tasks(image: ElfImage, slice_va: int, text: int, etext: int) -> tuple[InitTask, ...] | None:

@@ -12,9 +12,17 @@ NO_PACKAGE = "(assembly, no package)"
 STD = "std"
 
 
+def _generated(name: str) -> bool:
+    """Compiler-made names: `go:` and `type:` since Go 1.20; `type..` (eq, hash) and `go.` without an import
+    path before (Go 1.18-1.19, which debug/gosym also treats as package-less)."""
+    if name.startswith(("go:", "type:", "type..")):
+        return True
+    return name.startswith("go.") and "/" not in name
+
+
 def package_of(name: str) -> str:
     """The import path of the package a function belongs to."""
-    if name.startswith(("go:", "type:")):
+    if _generated(name):
         return GENERATED
     if name.startswith(("_cgo_", "x_cgo_", "crosscall", "__", "_start")):
         return CGO
@@ -31,14 +39,14 @@ def package_of(name: str) -> str:
 
 def data_package(name: str) -> str:
     """The package owning a data symbol: type descriptors and itabs go to the package of their type."""
-    if name.startswith("type:"):
+    if name.startswith(("type:", "type.")) and not name.startswith("type.."):  # "type." before Go 1.20
         rest = name[5:].lstrip("*[]0123456789")
         if rest.startswith(("map[", "func(", "struct {", "interface {", "chan ", ".")) or "." not in rest:
             return GENERATED
         return package_of(rest)
-    if name.startswith("go:itab."):
+    if name.startswith(("go:itab.", "go.itab.")):
         return package_of(name[8:].lstrip("*").split(",", 1)[0])
-    if name.startswith("go:"):
+    if _generated(name):
         return GENERATED
     return package_of(name)
 
