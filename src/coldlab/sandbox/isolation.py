@@ -266,7 +266,7 @@ def run_setup(setup: ChildSetup) -> None:
         os.setgroups([])
         os.setgid(setup.user.gid)
         os.setuid(setup.user.uid)
-    # After the uid change (which clears it): the function dies if coldlab is killed outright.
+    # After the uid change (which clears it): the function dies with its parent (the zygote, or coldlab).
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 

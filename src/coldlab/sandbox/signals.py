@@ -22,7 +22,7 @@ class ProcessGroupSandbox:
 
     def __init__(self, process: Child) -> None:
         self._process = process
-        self._pgid = process.pid  # start_new_session=True makes the child its group's leader
+        self._pgid = process.pid  # the child called setsid (zygote.child_main): it leads its own group
         self._peak = 0
 
     @property
