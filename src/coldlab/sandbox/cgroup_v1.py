@@ -18,6 +18,7 @@ from coldlab.errors import SandboxError
 from coldlab.sandbox import cgroupfs
 from coldlab.sandbox.host import Child, Fidelity, Limits
 from coldlab.sandbox.isolation import function_user
+from coldlab.sandbox.procfs import largest_peak_bytes, reset_peaks
 from coldlab.sandbox.spawning import (
     CFS_PERIOD_US,
     PreparedSandbox,
@@ -63,10 +64,9 @@ def _set_state(fd: int, state: bytes, timeout_s: float = FREEZE_TIMEOUT_S) -> No
 class CgroupV1Sandbox:
     """One bootstrap in its own set of v1 cgroups."""
 
-    def __init__(
-        self, host: CgroupV1Host, process: Child, dirs: dict[str, Path]
-    ) -> None:
+    def __init__(self, host: CgroupV1Host, process: Child, dirs: dict[str, Path], limit_bytes: int) -> None:
         self._host = host
+        self._limit = limit_bytes
         self._process = process
         self._dirs = dirs  # controller -> the environment's cgroup (cpu: the parent of the `fn` leaf)
         self._peak = 0
@@ -98,13 +98,17 @@ class CgroupV1Sandbox:
     def reset_peak(self) -> None:
         with contextlib.suppress(SandboxError):
             cgroupfs.write(self._dirs["memory"] / "memory.max_usage_in_bytes", "0")  # v1: now = current use
+        reset_peaks(cgroupfs.pids_in(self._dirs["freezer"]))
         self._peak = 0
 
     def peak_memory_bytes(self) -> int:
-        """memory.max_usage_in_bytes: the cgroup's high-water mark since exec (kept after close)."""
+        """Since exec (kept after close): the larger of memory.max_usage_in_bytes and the largest VmHWM of
+        its processes (see procfs.largest_peak_bytes)."""
         if not self._closed:
-            peak = cgroupfs.read_int(self._dirs["memory"] / "memory.max_usage_in_bytes")
-            self._peak = max(self._peak, peak)
+            charged = cgroupfs.read_int(self._dirs["memory"] / "memory.max_usage_in_bytes")
+            # capped: pages the memcg does not hold (already cached) can take VmHWM past the limit
+            resident = min(largest_peak_bytes(cgroupfs.pids_in(self._dirs["freezer"])), self._limit)
+            self._peak = max(self._peak, charged, resident)
         return self._peak
 
     def cpu_time_ns(self) -> int:
@@ -259,7 +263,7 @@ class CgroupV1Host(PreparingHost[CgroupV1Sandbox]):
             freeze="cgroup-v1-freezer",
             cpu=cpu,
             memory=f"cgroup-v1-memory ({limits.memory_mb} MB hard limit, no swap, OOM kills the environment)",
-            memory_peak="cgroup-v1 memory.max_usage_in_bytes",
+            memory_peak="cgroup-v1 memory.max_usage_in_bytes, or the largest process VmHWM when higher",
             isolation=isolation_text(self.user, limits, tasks),
             notes=notes,
             host=self.name,
@@ -317,7 +321,7 @@ class CgroupV1Host(PreparingHost[CgroupV1Sandbox]):
             for directory in {*dirs.values(), dirs["cpu"] / "fn"}:
                 cgroupfs.remove_tree(directory)
             raise
-        sandbox = CgroupV1Sandbox(self, prepared.child, dirs)
+        sandbox = CgroupV1Sandbox(self, prepared.child, dirs, limits.memory_mb * MB)
         self._live.add(sandbox)
         sandbox.watch_oom(asyncio.get_running_loop())
         return PreparedSandbox(sandbox, prepared)

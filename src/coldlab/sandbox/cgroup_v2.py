@@ -18,7 +18,7 @@ from coldlab.errors import SandboxError
 from coldlab.sandbox import cgroupfs
 from coldlab.sandbox.host import Child, Fidelity, Limits
 from coldlab.sandbox.isolation import function_user
-from coldlab.sandbox.procfs import peak_rss_bytes
+from coldlab.sandbox.procfs import largest_peak_bytes, reset_peaks
 from coldlab.sandbox.spawning import (
     CFS_PERIOD_US,
     PreparedSandbox,
@@ -54,8 +54,9 @@ def _wait_frozen(events_fd: int, frozen: bool, timeout_s: float = FREEZE_TIMEOUT
 class CgroupV2Sandbox:
     """One bootstrap in `<env>/fn` of a v2 hierarchy."""
 
-    def __init__(self, host: CgroupV2Host, process: Child, env_dir: Path) -> None:
+    def __init__(self, host: CgroupV2Host, process: Child, env_dir: Path, limit_bytes: int) -> None:
         self._host = host
+        self._limit = limit_bytes
         self._process = process
         self.env_dir = env_dir
         self.leaf = env_dir / "fn"
@@ -91,21 +92,24 @@ class CgroupV2Sandbox:
     def _sample_peak(self) -> None:
         if self._closed:
             return
+        charged = 0  # without a memory controller here, only the processes' own high-water marks
         if self._peak_fd is not None:
-            peak = int(os.pread(self._peak_fd, 32, 0))
+            charged = int(os.pread(self._peak_fd, 32, 0))
         elif "memory" in self._host.controllers:
-            peak = cgroupfs.read_int(self.env_dir / "memory.peak")
-        else:  # no memory controller here: the processes' own high-water marks
-            peak = sum(peak_rss_bytes(pid) for pid in cgroupfs.pids_in(self.env_dir))
-        self._peak = max(self._peak, peak)
+            charged = cgroupfs.read_int(self.env_dir / "memory.peak")
+        # capped: pages the memcg does not hold (already cached) can take VmHWM past the limit
+        resident = min(largest_peak_bytes(cgroupfs.pids_in(self.env_dir)), self._limit)
+        self._peak = max(self._peak, charged, resident)
 
     def reset_peak(self) -> None:
-        """A write to memory.peak resets it for reads through the same descriptor (Linux >= 6.12); before
-        that the peak includes the set-up before exec, and the fidelity says so."""
+        """Forget the peak so far. memory.peak resets only for reads through the descriptor that wrote to it
+        (Linux >= 6.12); on older kernels the charged peak keeps what the set-up before exec charged."""
         self._peak = 0
-        if "memory" not in self._host.controllers or self._peak_fd is not None:
-            return
-        self._peak_fd = cgroupfs.open_reset_peak(self.env_dir / "memory.peak")
+        reset_peaks(cgroupfs.pids_in(self.env_dir))
+        if "memory" in self._host.controllers:
+            if self._peak_fd is not None:
+                os.close(self._peak_fd)
+            self._peak_fd = cgroupfs.open_reset_peak(self.env_dir / "memory.peak")
 
     def peak_memory_bytes(self) -> int:
         self._sample_peak()
@@ -213,10 +217,10 @@ class CgroupV2Host(PreparingHost[CgroupV2Sandbox]):
             cpu = f"not-limited (cgroup v2 cpu controller {self.missing['cpu']} at {self.root})"
         if "memory" in self.controllers:
             memory = f"cgroup-v2-memory ({limits.memory_mb} MB memory.max, memory.swap.max 0, oom.group)"
-            peak = "cgroup-v2 memory.peak"
+            peak = "cgroup-v2 memory.peak, or the largest process VmHWM when higher"
         else:
             memory = f"not-limited (cgroup v2 memory controller {self.missing['memory']} at {self.root})"
-            peak = "proc-vmhwm (sum over the cgroup's processes)"
+            peak = "proc-vmhwm (the largest of the cgroup's processes)"
         tasks = "pids.max" if "pids" in self.controllers else "RLIMIT_NPROC"
         isolation = isolation_text(self.user, limits, tasks)
         return Fidelity(
@@ -272,7 +276,7 @@ class CgroupV2Host(PreparingHost[CgroupV2Sandbox]):
         except BaseException:
             cgroupfs.remove_tree(env_dir)
             raise
-        sandbox = CgroupV2Sandbox(self, prepared.child, env_dir)
+        sandbox = CgroupV2Sandbox(self, prepared.child, env_dir, limits.memory_mb * MB)
         self._live.add(sandbox)
         return PreparedSandbox(sandbox, prepared)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 _PROC = Path("/proc")
@@ -37,6 +38,23 @@ def peak_rss_bytes(pid: int) -> int:
     except (OSError, ValueError):
         return 0
     return 0
+
+
+def largest_peak_bytes(pids: list[int]) -> int:
+    """The largest VmHWM among the processes: what was surely resident at once (a sum would count shared
+    pages, libc say, once per process).
+
+    Unlike a memory cgroup's peak, it counts the pages of the binary and its libraries that were already in
+    the host's page cache (charged to whoever read them first); on Lambda each sandbox reads its code afresh,
+    so those pages are the function's too. The cgroup hosts report the larger of the two."""
+    return max((peak_rss_bytes(pid) for pid in pids), default=0)
+
+
+def reset_peaks(pids: list[int]) -> None:
+    """Reset each process's VmHWM to its current RSS (`5` to clear_refs); a gone process is skipped."""
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            (_PROC / str(pid) / "clear_refs").write_text("5")
 
 
 def tree_peak_rss_bytes(root: int) -> int:
