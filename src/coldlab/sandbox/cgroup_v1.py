@@ -76,8 +76,10 @@ class CgroupV1Sandbox:
         self._oom_fd: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._poll: asyncio.TimerHandle | None = None
-        # Kept open: freeze+thaw is on every warm invoke's path, and open/close would double its cost.
+        # Kept open: freeze, thaw and the peak are on every warm invoke's path; open/close would double them.
         self._state_fd = os.open(dirs["freezer"] / "freezer.state", os.O_RDWR | os.O_CLOEXEC)
+        self._procs_fd = os.open(dirs["freezer"] / "cgroup.procs", os.O_RDONLY | os.O_CLOEXEC)
+        self._usage_fd = os.open(dirs["memory"] / "memory.max_usage_in_bytes", os.O_RDONLY | os.O_CLOEXEC)
 
     @property
     def process(self) -> Child:
@@ -105,9 +107,10 @@ class CgroupV1Sandbox:
         """Since exec (kept after close): the larger of memory.max_usage_in_bytes and the largest VmHWM of
         its processes (see procfs.largest_peak_bytes)."""
         if not self._closed:
-            charged = cgroupfs.read_int(self._dirs["memory"] / "memory.max_usage_in_bytes")
+            charged = int(os.pread(self._usage_fd, 32, 0))
+            pids = [int(pid) for pid in os.pread(self._procs_fd, 1 << 16, 0).split()]
             # capped: pages the memcg does not hold (already cached) can take VmHWM past the limit
-            resident = min(largest_peak_bytes(cgroupfs.pids_in(self._dirs["freezer"])), self._limit)
+            resident = min(largest_peak_bytes(pids), self._limit)
             self._peak = max(self._peak, charged, resident)
         return self._peak
 
@@ -194,7 +197,8 @@ class CgroupV1Sandbox:
         self.kill()
         self._stop_oom_watch()
         self._closed = True
-        os.close(self._state_fd)
+        for fd in (self._state_fd, self._procs_fd, self._usage_fd):
+            os.close(fd)
         self._host.release(self)
 
     @property

@@ -31,13 +31,11 @@ def tree_pids(root: int) -> list[int]:
 def peak_rss_bytes(pid: int) -> int:
     """The kernel's high-water mark of resident memory (VmHWM) for one process; 0 if it is gone."""
     try:
-        with (_PROC / str(pid) / "status").open() as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
+        status = (_PROC / str(pid) / "status").read_bytes()
+        start = status.index(b"VmHWM:") + 6
+        return int(status[start : status.index(b"kB", start)]) * 1024
     except (OSError, ValueError):
-        return 0
-    return 0
+        return 0  # gone, or a kernel thread (no VmHWM)
 
 
 def largest_peak_bytes(pids: list[int]) -> int:
