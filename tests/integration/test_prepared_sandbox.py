@@ -36,7 +36,7 @@ def uid_of(pid: int) -> int:
 
 def prepared_sandbox(env: Environment) -> CgroupV1Sandbox:
     """The sandbox waiting for the next cold start (the test looks inside the environment)."""
-    task = env._next_sandbox
+    task = env._spare.pending
     assert task is not None and task.done()
     sandbox = task.result()[0].sandbox  # type: ignore[attr-defined]
     assert isinstance(sandbox, CgroupV1Sandbox)
@@ -60,7 +60,7 @@ def test_start_prepares_a_sandbox_whose_process_waits_to_exec(go_build: GoBuilde
             assert result.ok and result.init_duration_ms is not None
             assert env.pid == pid  # the prepared process is the one that became the bootstrap
             assert exe_of(pid).endswith("/bootstrap")
-            assert env._next_sandbox is None  # a warm environment needs no spare
+            assert env._spare.pending is None  # a warm environment needs no spare
 
     asyncio.run(scenario())
     host.close()
@@ -74,7 +74,7 @@ def test_a_crash_has_the_next_sandbox_prepared_and_close_discards_it(go_build: G
         async with Environment(FunctionConfig.create(code, memory_mb=256), host=host) as env:
             crashed = await env.invoke(b'{"crash":true}')
             assert crashed.error_type == "Runtime.ExitError"
-            await asyncio.wait([env._next_sandbox])  # type: ignore[list-item]
+            await env._spare.ready()
             spare = prepared_sandbox(env)
             pid, dirs = spare.process.pid, list(spare.cgroup_dirs.values())
             assert pid_alive(pid)
@@ -92,10 +92,10 @@ def test_without_preparation_the_sandbox_is_made_at_the_invoke(go_build: GoBuild
     async def scenario() -> None:
         config = FunctionConfig.create(code, memory_mb=256)
         async with Environment(config, host=CgroupV1Host(), prepare_sandbox=False) as env:
-            assert env._next_sandbox is None
+            assert env._spare.pending is None
             assert (await env.invoke(b"{}")).ok
             await env.invoke(b'{"crash":true}')
-            assert env._next_sandbox is None
+            assert env._spare.pending is None
             assert (await env.invoke(b"{}")).ok  # re-made on the invoke's path
 
     asyncio.run(scenario())

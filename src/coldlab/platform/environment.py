@@ -25,6 +25,7 @@ from coldlab.platform.code import CodePackage, load_code
 from coldlab.platform.envvars import lambda_environment, log_stream_name
 from coldlab.platform.output import OutputPipe
 from coldlab.platform.result import ColdStartPhases, InvocationResult
+from coldlab.platform.spare import Spare
 from coldlab.runtime.core import InitFailed, Resolved, RuntimeReady
 from coldlab.runtime.model import Invocation, Outcome
 from coldlab.runtime.server import PlatformEffect, RuntimeApiServer
@@ -51,15 +52,6 @@ class _Exited:
 
 
 _Event = PlatformEffect | _Exited
-
-
-def _discard_prepared(task: asyncio.Task[tuple[PreparedSandbox, OutputPipe]]) -> None:
-    """Give up a sandbox prepared for a start that will not come (or its failed preparation)."""
-    if task.cancelled() or task.exception() is not None:
-        return
-    prepared, output = task.result()
-    prepared.discard()
-    output.close()
 
 
 def exit_reason(returncode: int) -> str:
@@ -145,11 +137,8 @@ class Environment:
         self._lines: list[str] = []
         self._lock = asyncio.Lock()
         self._freeze_handle: asyncio.Handle | None = None
-        # The next sandbox, made and set up before the invoke that needs it (as Lambda keeps sandboxes ready),
-        # so a cold start pays only for exec; False makes every sandbox on the invoke's path.
-        self._prepare_ahead = prepare_sandbox
-        self._next_sandbox: asyncio.Task[tuple[PreparedSandbox, OutputPipe]] | None = None
-        self._closed = False
+        # prepare_sandbox=False makes every sandbox on the invoke's path instead (see spare.py)
+        self._spare = Spare(self._prepare, enabled=prepare_sandbox)
         self._log_stream = log_stream_name(config.version)
         self.runtime_api = ""
 
@@ -186,14 +175,12 @@ class Environment:
         """Check the code, open the Runtime API, prepare a sandbox. The bootstrap runs at the first invoke."""
         self._code = load_code(self.config.code)
         self.runtime_api = await self._server.start()
-        self._prepare_next()
-        if self._next_sandbox is not None:
-            await asyncio.wait([self._next_sandbox])  # its failure, if any, is reported by the first invoke
+        self._spare.refill()
+        await self._spare.ready()  # a failure is reported by the first invoke
 
     async def close(self) -> None:
-        self._closed = True
+        self._spare.close()
         self._destroy()
-        self._discard_next()
         await self._server.close()
         if self._code is not None:
             self._code.cleanup()
@@ -209,21 +196,6 @@ class Environment:
         self._events.put_nowait(effect)
 
     # --- sandbox lifecycle -----------------------------------------------------------------------------
-
-    def _prepare_next(self) -> None:
-        """Start preparing the sandbox for the next cold start, in the background."""
-        if self._prepare_ahead and not self._closed and self._next_sandbox is None and self._sandbox is None:
-            self._next_sandbox = asyncio.create_task(self._prepare())
-
-    def _discard_next(self) -> None:
-        task, self._next_sandbox = self._next_sandbox, None
-        if task is None:
-            return
-        if not task.done():
-            task.cancel()
-            task.add_done_callback(_discard_prepared)
-        else:
-            _discard_prepared(task)
 
     async def _prepare(self) -> tuple[PreparedSandbox, OutputPipe]:
         """A sandbox whose process is set up and waits to exec the bootstrap, and the pipe it writes to."""
@@ -251,8 +223,7 @@ class Environment:
         """Start the bootstrap (in the prepared sandbox if there is one); the monotonic time of its exec."""
         self._server.reset()
         self._events = asyncio.Queue()
-        task, self._next_sandbox = self._next_sandbox, None
-        prepared, output = await task if task is not None else await self._prepare()
+        prepared, output = await self._spare.take()
         started = time.perf_counter()
         try:
             sandbox = await prepared.start()
@@ -348,7 +319,8 @@ class Environment:
             try:
                 return await self._invoke(payload, request_id, client_context, cognito_identity)
             finally:
-                self._prepare_next()  # when this invoke left no sandbox, have the next one ready
+                if self._sandbox is None:  # reset (crash, timeout, failed init): have the next one ready
+                    self._spare.refill()
 
     async def _invoke(
         self, payload: bytes, request_id: str | None, client_context: str | None, cognito_identity: str | None
