@@ -177,3 +177,24 @@ def test_a_killed_coldlab_leaves_neither_its_bootstraps_nor_its_prepared_sandbox
     pids = [int(pid) for pid in victim.stdout.readline().split()]
     assert victim.wait(10) == -signal.SIGKILL
     assert gone(pids)  # the zygote saw its socket close, and took them along
+
+
+def test_a_spare_that_died_with_its_zygote_is_replaced_at_the_invoke(go_build: GoBuilder) -> None:
+    from coldlab.sandbox import spawner
+
+    code = go_build("hello-go").parent
+    host = CgroupV1Host()
+
+    async def scenario() -> None:
+        async with Environment(FunctionConfig.create(code, memory_mb=256), host=host) as env:
+            spare = prepared_sandbox(env)
+            zygote = spawner.spawner()
+            assert isinstance(zygote, spawner.ZygoteSpawner)
+            os.kill(zygote.pid, signal.SIGKILL)
+            await asyncio.wait_for(spare.process.wait(), 10)  # the spare died with it
+            result = await env.invoke(b"{}")
+            assert result.ok and result.init_duration_ms is not None
+            assert env.pid != spare.process.pid
+
+    asyncio.run(scenario())
+    host.close()

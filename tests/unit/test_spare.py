@@ -8,9 +8,19 @@ from typing import Any
 from coldlab.platform.spare import Spare
 
 
+class FakeProcess:
+    returncode: int | None = None
+
+
+class FakeSandbox:
+    def __init__(self) -> None:
+        self.process = FakeProcess()
+
+
 class FakePrepared:
     def __init__(self) -> None:
         self.discarded = False
+        self.sandbox = FakeSandbox()
 
     def discard(self) -> None:
         self.discarded = True
@@ -47,7 +57,7 @@ def test_one_spare_at_a_time_and_take_uses_it() -> None:
         return taken
 
     taken = asyncio.run(go())
-    assert len(made) == 1 and taken is made[0]
+    assert len(made) == 1 and taken == made[0]
 
 
 def test_without_a_spare_take_prepares_one_now() -> None:
@@ -92,3 +102,18 @@ def test_close_during_preparation_cancels_it() -> None:
 
     asyncio.run(go())
     assert made == []  # cancelled before it made anything
+
+
+def test_a_spare_that_died_waiting_is_replaced() -> None:
+    made: list[tuple[FakePrepared, FakePipe]] = []
+
+    async def go() -> Any:
+        spare = Spare(maker(made))
+        spare.refill()
+        await spare.ready()
+        made[0][0].sandbox.process.returncode = -9  # its zygote was killed
+        return await spare.take()
+
+    taken = asyncio.run(go())
+    assert len(made) == 2 and taken == made[1]
+    assert made[0][0].discarded and made[0][1].closed

@@ -44,7 +44,13 @@ class Spare:
     async def take(self) -> Prepared:
         """The spare (waiting for it if still in preparation), or a sandbox prepared now."""
         task, self._task = self._task, None
-        return await task if task is not None else await self._make()
+        if task is not None:
+            prepared, output = await task
+            if prepared.sandbox.process.returncode is None:
+                return prepared, output
+            prepared.discard()  # it died waiting (its zygote was killed, say): make another
+            output.close()
+        return await self._make()
 
     def close(self) -> None:
         """Discard the spare (or its preparation, once done); no more are made."""

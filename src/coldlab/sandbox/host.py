@@ -103,6 +103,10 @@ class Sandbox(Protocol):
 class PreparedSandbox(Protocol):
     """A sandbox made and set up before the invoke that needs it; its process waits to exec the bootstrap."""
 
+    @property
+    def sandbox(self) -> Sandbox:
+        """The sandbox (its `process` is the one waiting to exec)."""
+
     async def start(self) -> Sandbox:
         """Exec the bootstrap (SandboxError if it cannot be started)."""
 
