@@ -11,9 +11,9 @@ from typing import Any
 class ColdStartPhases:
     """Where a cold start's time went, in milliseconds.
 
-    `platform_ms`: invoke accepted → bootstrap exec'd (coldlab's own overhead: pipes, sandbox, spawn);
-    `init_ms`: exec'd → the runtime's first `/next` (the function's own init). Init Duration in REPORT runs
-    from the spawn call to the first `/next`, so it also holds the exec itself.
+    `platform_ms`: invoke accepted → bootstrap exec'd (coldlab's own overhead: with a spare sandbox ready,
+    only the exec; without, the sandbox is made first); `init_ms`: exec'd → the runtime's first `/next` (the
+    function's own init). Init Duration in REPORT runs from the exec call to the first `/next`.
     """
 
     platform_ms: float
