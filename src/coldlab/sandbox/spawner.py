@@ -144,14 +144,14 @@ class ForkedChild:
     @property
     def returncode(self) -> int | None:
         if self._returncode is None:
-            self._reap(os.WNOHANG)
+            self._reap()
         return self._returncode
 
-    def _reap(self, flags: int) -> None:
+    def _reap(self) -> None:
         with contextlib.suppress(ChildProcessError):
-            pid, status = os.waitpid(self.pid, flags)
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid == 0:
-                return
+                return  # still running
             self._returncode = os.waitstatus_to_exitcode(status)
         if self._pidfd >= 0:
             os.close(self._pidfd)
