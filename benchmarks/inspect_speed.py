@@ -178,7 +178,7 @@ def main() -> None:
     size = binary.stat().st_size
     print(f"binary: {binary}  {size} bytes ({size / 2**20:.1f} MiB)")
 
-    from coldlab.inspect.analyze import _deflated, _inspect, inspect_binary
+    from coldlab.inspect.analyze import _inspect, deflated_size, inspect_binary
     from coldlab.inspect.elf import ElfImage
 
     inspect_binary(binary)  # warm the page cache and imports
@@ -193,7 +193,7 @@ def main() -> None:
             _inspect(image, 40)
             parse.append(time.perf_counter() - t)
             t = time.perf_counter()
-            _deflated(image.chunks(0, image.size))
+            deflated_size(image.chunks(0, image.size))
             deflate.append(time.perf_counter() - t)
     assert sum(r.size for r in report.ledger) == size
     go = str(gotool.find_go())

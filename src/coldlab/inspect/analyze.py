@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from coldlab.inspect.buildinfo import read_buildinfo
-from coldlab.inspect.elf import CHUNK, ElfImage
+from coldlab.inspect.elf import ElfImage
 from coldlab.inspect.errors import BinaryError, corrupt
 from coldlab.inspect.facts import build_facts
 from coldlab.inspect.findings import find
@@ -32,14 +32,9 @@ ZIP_LEVEL = (
 SPLIT_AT = 16 << 20  # files this big are deflated as two independent halves, on two threads
 
 
-def zipped_size(data: bytes | memoryview, level: int = ZIP_LEVEL) -> int:
-    """Size of the raw deflate stream of `data` (zip entry payload, headers excluded)."""
-    view = memoryview(data)
-    return _deflated((view[i : i + CHUNK] for i in range(0, len(view), CHUNK)), level)
-
-
-def _deflated(pieces: Iterable[memoryview], level: int = ZIP_LEVEL) -> int:
-    # only the compressed length is kept: each piece of output is dropped as soon as it is counted
+def deflated_size(pieces: Iterable[memoryview], level: int = ZIP_LEVEL) -> int:
+    """Size of the raw deflate stream of the pieces (zip entry payload, headers excluded). Only the length
+    is kept: each piece of output is dropped as soon as it is counted."""
     comp = zlib.compressobj(level, zlib.DEFLATED, -15)
     size = 0
     for piece in pieces:
@@ -51,11 +46,11 @@ def _deflate_parts(pool: ThreadPoolExecutor, image: ElfImage) -> list[Future[int
     # Two halves lose only the 32 KiB window at the seam (well under 0.01% here); a fixed split keeps
     # the figure the same on every machine. Each half streams through its own small buffer.
     if image.size < SPLIT_AT:
-        return [pool.submit(lambda: _deflated(image.chunks(0, image.size)))]
+        return [pool.submit(lambda: deflated_size(image.chunks(0, image.size)))]
     half = image.size // 2
     return [
-        pool.submit(lambda: _deflated(image.chunks(0, half))),
-        pool.submit(lambda: _deflated(image.chunks(half, image.size))),
+        pool.submit(lambda: deflated_size(image.chunks(0, half))),
+        pool.submit(lambda: deflated_size(image.chunks(half, image.size))),
     ]
 
 

@@ -90,9 +90,12 @@ class SymbolTable:
         stop = self.strtab.find(b"\0", off, self.strtab_end)
         return self.strtab[off : stop if stop >= 0 else self.strtab_end].decode("utf-8", "replace")
 
-    def select(self, lo: int, hi: int, kinds: tuple[int, ...]) -> npt.NDArray[np.int64]:
-        """Indices of sized symbols of the given kinds with a value in [lo, hi)."""
-        mask = (self.size > 0) & (self.value >= lo) & (self.value < hi) & np.isin(self.kind, kinds)
+    def select(
+        self, lo: int, hi: int, kinds: tuple[int, ...], *, sized: bool = True
+    ) -> npt.NDArray[np.int64]:
+        """Indices of sized (sized=False: size-0) symbols of the given kinds with a value in [lo, hi)."""
+        has_size = self.size > 0 if sized else self.size == 0
+        mask = has_size & (self.value >= lo) & (self.value < hi) & np.isin(self.kind, kinds)
         return np.flatnonzero(mask)
 
     def lookup(self, name: str) -> int | None:

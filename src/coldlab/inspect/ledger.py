@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from coldlab.inspect.elf import STT_FUNC, STT_NOTYPE, STT_OBJECT, STT_TLS, ElfImage, Section, SymbolTable
-from coldlab.inspect.names import CGO, data_package
+from coldlab.inspect.names import CGO, FUNCDATA_PREFIXES, ITAB_PREFIXES, TYPE_PREFIXES, data_package
 from coldlab.inspect.pclntab import Pclntab
 from coldlab.inspect.typedata import TypeSpans
 
@@ -311,14 +311,13 @@ def _charge_data(b: _Builder, inp: LedgerInput, region: _Region, kind: str) -> N
         return
     to_file = sec.offset - sec.addr
     lo, hi = sec.addr, sec.addr + sec.size
-    table = inp.symbols
-    syms = table.select(lo, hi, (STT_OBJECT, STT_NOTYPE, STT_TLS))
-    starts = table.value[syms] + to_file
-    ends = table.value[syms] + table.size[syms] + to_file
+    starts, ends, symbols = _data_symbols(inp.symbols, lo, hi)
+    starts, ends = starts + to_file, ends + to_file
+    kinds = [_symbol_kind(sym, kind) for sym in symbols]
     owners = np.fromiter(
-        (b.owners.id(name, _symbol_kind(sym, kind), data_package(sym)) for sym in map(table.name, syms)),
+        (b.owners.id(name, k, data_package(sym)) for sym, k in zip(symbols, kinds, strict=True)),
         dtype=np.int64,
-        count=len(syms),
+        count=len(symbols),
     )
     spans = inp.type_spans
     if spans and kind in (TYPES, RODATA) and lo <= spans.starts[0] < hi:
@@ -327,9 +326,9 @@ def _charge_data(b: _Builder, inp: LedgerInput, region: _Region, kind: str) -> N
         ends = np.append(ends, np.array([spans.ends[i] + to_file for i in keep], dtype=np.int64))
         ids = np.array([b.owners.id(name, TYPES, spans.packages[i]) for i in keep], dtype=np.int64)
         owners = np.append(owners, ids)
-    elif inp.types is not None and kind == RODATA and lo <= inp.types[0] < hi:
-        # moduledata's types..etypes tells type descriptors apart from other rodata (the symbol table has one
-        # carrier symbol for all of them, so they are not split per package)
+    elif inp.types is not None and kind == RODATA and TYPES not in kinds and _tells_apart(inp.types, lo, hi):
+        # stripped: moduledata's types..etypes still tells type descriptors apart from other rodata (with
+        # symbols, the type carrier symbol is exact)
         t0, t1 = inp.types
         starts = np.append(starts, t0 + to_file)
         ends = np.append(ends, min(t1, hi) + to_file)
@@ -337,10 +336,36 @@ def _charge_data(b: _Builder, inp: LedgerInput, region: _Region, kind: str) -> N
     b.partition((start, end), (starts, ends, owners), b.owners.id(name, kind, ""))
 
 
+def _tells_apart(types: tuple[int, int], lo: int, hi: int) -> bool:
+    """Whether types..etypes starts in [lo, hi) and is only part of it (before Go 1.20 it spans all of
+    .rodata, so it says nothing about which bytes are type data)."""
+    t0, t1 = types
+    return lo <= t0 < hi and (t0 > lo or t1 < hi)
+
+
+def _data_symbols(table: SymbolTable, lo: int, hi: int) -> tuple[I64, I64, list[str]]:
+    """Data symbols with a value in [lo, hi): start and end VAs, names. Before Go 1.20 the carrier symbols
+    (`type.*`, `go.string.*`, ...) have size 0: each then spans up to the next symbol that starts after it."""
+    kinds = (STT_OBJECT, STT_NOTYPE, STT_TLS)
+    sized, empty = table.select(lo, hi, kinds), table.select(lo, hi, kinds, sized=False)
+    starts = table.value[sized]
+    ends = starts + table.size[sized]
+    names = [table.name(i) for i in sized.tolist()]
+    carriers = [i for i in empty.tolist() if table.name(i).endswith(".*")]
+    if carriers:
+        at = table.value[carriers]
+        distinct = np.unique(np.concatenate((starts, table.value[empty])))
+        after = np.searchsorted(distinct, at, side="right")
+        reach = np.where(after < len(distinct), distinct[np.minimum(after, len(distinct) - 1)], hi)
+        starts, ends = np.concatenate((starts, at)), np.concatenate((ends, reach))
+        names += [table.name(i) for i in carriers]
+    return starts, ends, names
+
+
 def _symbol_kind(symbol: str, section_kind: str) -> str:
     """Type descriptors and itabs sit in .rodata before Go 1.26-1.27 gave them sections of their own."""
-    if symbol.startswith(("type:", "go:itab.")):
+    if symbol.startswith((*TYPE_PREFIXES, *ITAB_PREFIXES)) and not symbol.startswith("type.."):
         return TYPES
-    if symbol.startswith("go:func."):
+    if symbol.startswith(FUNCDATA_PREFIXES):
         return FUNCDATA
     return section_kind

@@ -10,6 +10,10 @@ GENERATED = "(generated)"
 CGO = "(cgo/C)"
 NO_PACKAGE = "(assembly, no package)"
 STD = "std"
+# Compiler-made data symbols, spelt with ':' since Go 1.20 and with '.' before
+TYPE_PREFIXES = ("type:", "type.")
+ITAB_PREFIXES = ("go:itab.", "go.itab.")
+FUNCDATA_PREFIXES = ("go:func.", "go.func.")
 
 
 def _generated(name: str) -> bool:
@@ -39,12 +43,12 @@ def package_of(name: str) -> str:
 
 def data_package(name: str) -> str:
     """The package owning a data symbol: type descriptors and itabs go to the package of their type."""
-    if name.startswith(("type:", "type.")) and not name.startswith("type.."):  # "type." before Go 1.20
+    if name.startswith(TYPE_PREFIXES) and not name.startswith("type.."):
         rest = name[5:].lstrip("*[]0123456789")
         if rest.startswith(("map[", "func(", "struct {", "interface {", "chan ", ".")) or "." not in rest:
             return GENERATED
         return package_of(rest)
-    if name.startswith(("go:itab.", "go.itab.")):
+    if name.startswith(ITAB_PREFIXES):
         return package_of(name[8:].lstrip("*").split(",", 1)[0])
     if _generated(name):
         return GENERATED

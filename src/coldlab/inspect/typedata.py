@@ -155,22 +155,22 @@ def walk_types(image: ElfImage, types: int, typedesclen: int, etypes: int) -> Ty
     # follow references to the named types laid out after the walkable range
     seen = set(found)
     queue: deque[int] = deque()
-    for desc_ in found.values():
-        for ref in desc_[3]:
+
+    def follow(refs: list[int]) -> None:
+        for ref in refs:
             if ref not in seen:
                 seen.add(ref)
                 queue.append(ref)
+
+    for walked in list(found.values()):
+        follow(walked[3])
     while queue and len(found) <= _MAX_TYPES:
         va = queue.popleft()
         off = r.offset(va)
         desc = r.parse(off, r.limit) if off is not None else None
-        if desc is None:
-            continue
-        found[va] = desc
-        for ref in desc[3]:
-            if ref not in seen:
-                seen.add(ref)
-                queue.append(ref)
+        if desc is not None:
+            found[va] = desc
+            follow(desc[3])
     starts = sorted(found)
     packages = []
     for va in starts:
