@@ -12,18 +12,10 @@ import numpy as np
 
 from coldlab.errors import UsageError
 from coldlab.sim.dists import Piecewise
-from coldlab.sim.traces import csv_error, open_csv
+from coldlab.sim.traces import check_width, csv_error, open_csv
 
 AZURE_PERCENTILES = (0.0, 0.01, 0.25, 0.50, 0.75, 0.99, 1.0)
-_AZ_PCT_COLS = (
-    "percentile_Average_0",
-    "percentile_Average_1",
-    "percentile_Average_25",
-    "percentile_Average_50",
-    "percentile_Average_75",
-    "percentile_Average_99",
-    "percentile_Average_100",
-)
+DURATION_COLUMNS = tuple(f"percentile_Average_{round(p * 100)}" for p in AZURE_PERCENTILES)
 
 
 @dataclass(frozen=True)
@@ -40,7 +32,7 @@ def read_azure_durations(path: Path) -> dict[tuple[str, str, str], Piecewise]:
     reader, header = open_csv(path)
     try:
         keys = [header.index(k) for k in ("HashOwner", "HashApp", "HashFunction")]
-        cols = [header.index(c) for c in _AZ_PCT_COLS]
+        cols = [header.index(c) for c in DURATION_COLUMNS]
     except ValueError as exc:
         raise UsageError(f"{path}:1: not an Azure 2019 durations file ({exc})") from None
     table = {}
@@ -102,13 +94,7 @@ def read_azure_invocations(path: Path) -> Iterator[AzureFunction]:
     for line, row in enumerate(reader, start=2):
         if not row:
             continue
-        if len(row) != len(header):
-            raise csv_error(
-                path,
-                line,
-                header[min(len(row), len(header) - 1)],
-                f"expected {len(header)} columns, got {len(row)}",
-            )
+        check_width(path, line, header, row)
         counts = []
         for c in minute_cols:
             cell = row[c]

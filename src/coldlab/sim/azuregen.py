@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from coldlab.sim.azure import DURATION_COLUMNS
+
 MINUTES = 1440
 
 
@@ -42,13 +44,7 @@ def write_azure_day(
                 "Count",
                 "Minimum",
                 "Maximum",
-                "percentile_Average_0",
-                "percentile_Average_1",
-                "percentile_Average_25",
-                "percentile_Average_50",
-                "percentile_Average_75",
-                "percentile_Average_99",
-                "percentile_Average_100",
+                *DURATION_COLUMNS,
             ]
         )
         wm.writerow(

@@ -169,6 +169,13 @@ def csv_error(path: Path, line: int, column: str, message: str) -> UsageError:
     return UsageError(f"{path}:{line}: column {column!r}: {message}", "fix the row or regenerate the trace")
 
 
+def check_width(path: Path, line: int, header: list[str], row: list[str]) -> None:
+    """A row must have as many cells as the header."""
+    if len(row) != len(header):
+        column = header[min(len(row), len(header) - 1)]
+        raise csv_error(path, line, column, f"expected {len(header)} columns, got {len(row)}")
+
+
 def open_csv(path: Path) -> tuple[Iterator[list[str]], list[str]]:
     try:
         handle = path.open(newline="", encoding="utf-8")
@@ -216,9 +223,7 @@ def _rows(path: Path) -> Iterator[tuple[str | None, float, float]]:
     for line, row in enumerate(reader, start=2):
         if not row:
             continue
-        if len(row) != len(header):
-            column = header[min(len(row), len(header) - 1)]
-            raise csv_error(path, line, column, f"expected {len(header)} columns, got {len(row)}")
+        check_width(path, line, header, row)
         fn = row[fn_col] if fn_col is not None else None
         try:
             t = float(row[ts_col])
