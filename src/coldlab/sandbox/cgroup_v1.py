@@ -53,12 +53,12 @@ def _wait_state(fd: int, wanted: bytes, timeout_s: float = FREEZE_TIMEOUT_S) -> 
             time.sleep(0.0002)
 
 
-def _set_state(fd: int, state: bytes, timeout_s: float = FREEZE_TIMEOUT_S) -> None:
+def _set_state(fd: int, state: bytes) -> None:
     try:
         os.pwrite(fd, state, 0)
     except OSError as exc:
         raise SandboxError(f"cannot set the freezer to {state.decode()}: {exc.strerror}") from exc
-    _wait_state(fd, state, timeout_s)
+    _wait_state(fd, state)
 
 
 class CgroupV1Sandbox:
@@ -97,10 +97,13 @@ class CgroupV1Sandbox:
 
     # --- measure ------------------------------------------------------------------------------------------
 
+    def _pids(self) -> list[int]:
+        return [int(pid) for pid in os.pread(self._procs_fd, 1 << 16, 0).split()]
+
     def reset_peak(self) -> None:
         with contextlib.suppress(SandboxError):
             cgroupfs.write(self._dirs["memory"] / "memory.max_usage_in_bytes", "0")  # v1: now = current use
-        reset_peaks(cgroupfs.pids_in(self._dirs["freezer"]))
+        reset_peaks(self._pids())
         self._peak = 0
 
     def peak_memory_bytes(self) -> int:
@@ -108,9 +111,8 @@ class CgroupV1Sandbox:
         its processes (see procfs.largest_peak_bytes)."""
         if not self._closed:
             charged = int(os.pread(self._usage_fd, 32, 0))
-            pids = [int(pid) for pid in os.pread(self._procs_fd, 1 << 16, 0).split()]
             # capped: pages the memcg does not hold (already cached) can take VmHWM past the limit
-            resident = min(largest_peak_bytes(pids), self._limit)
+            resident = min(largest_peak_bytes(self._pids()), self._limit)
             self._peak = max(self._peak, charged, resident)
         return self._peak
 
@@ -184,12 +186,7 @@ class CgroupV1Sandbox:
             return
         self.peak_memory_bytes()
         self.cpu_time_ns()
-        freezer = self._dirs["freezer"]
-        with contextlib.suppress(SandboxError):  # best effort: a task stuck in the kernel must not stall us
-            _set_state(self._state_fd, b"FROZEN", KILL_FREEZE_TIMEOUT_S)
-        cgroupfs.kill_pids(cgroupfs.pids_in(freezer))
-        with contextlib.suppress(SandboxError):  # not self.thaw(): this must happen whatever thaw does
-            _set_state(self._state_fd, b"THAWED")
+        _freeze_kill_tree(self._dirs["freezer"])  # not freeze()/thaw(): this must happen whatever they do
 
     def close(self) -> None:
         if self._closed:
