@@ -18,7 +18,7 @@ from coldlab.errors import SandboxError
 from coldlab.sandbox import cgroupfs
 from coldlab.sandbox.host import Child, Fidelity, Limits
 from coldlab.sandbox.isolation import function_user
-from coldlab.sandbox.procfs import largest_peak_bytes, reset_peaks
+from coldlab.sandbox.procfs import reset_peaks, sandbox_peak_bytes
 from coldlab.sandbox.spawning import (
     CFS_PERIOD_US,
     PreparedSandbox,
@@ -107,13 +107,10 @@ class CgroupV1Sandbox:
         self._peak = 0
 
     def peak_memory_bytes(self) -> int:
-        """Since exec (kept after close): the larger of memory.max_usage_in_bytes and the largest VmHWM of
-        its processes (see procfs.largest_peak_bytes)."""
+        """Since exec, kept after close: max_usage_in_bytes or a process's VmHWM (see sandbox_peak_bytes)."""
         if not self._closed:
             charged = int(os.pread(self._usage_fd, 32, 0))
-            # capped: pages the memcg does not hold (already cached) can take VmHWM past the limit
-            resident = min(largest_peak_bytes(self._pids()), self._limit)
-            self._peak = max(self._peak, charged, resident)
+            self._peak = max(self._peak, sandbox_peak_bytes(charged, self._pids(), self._limit))
         return self._peak
 
     def cpu_time_ns(self) -> int:

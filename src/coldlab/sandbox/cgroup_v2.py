@@ -18,7 +18,7 @@ from coldlab.errors import SandboxError
 from coldlab.sandbox import cgroupfs
 from coldlab.sandbox.host import Child, Fidelity, Limits
 from coldlab.sandbox.isolation import function_user
-from coldlab.sandbox.procfs import largest_peak_bytes, reset_peaks
+from coldlab.sandbox.procfs import reset_peaks, sandbox_peak_bytes
 from coldlab.sandbox.spawning import (
     CFS_PERIOD_US,
     PreparedSandbox,
@@ -97,9 +97,7 @@ class CgroupV2Sandbox:
             charged = int(os.pread(self._peak_fd, 32, 0))
         elif "memory" in self._host.controllers:
             charged = cgroupfs.read_int(self.env_dir / "memory.peak")
-        # capped: pages the memcg does not hold (already cached) can take VmHWM past the limit
-        resident = min(largest_peak_bytes(cgroupfs.pids_in(self.env_dir)), self._limit)
-        self._peak = max(self._peak, charged, resident)
+        self._peak = max(self._peak, sandbox_peak_bytes(charged, cgroupfs.pids_in(self.env_dir), self._limit))
 
     def reset_peak(self) -> None:
         """Forget the peak so far. memory.peak resets only for reads through the descriptor that wrote to it

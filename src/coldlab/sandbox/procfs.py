@@ -38,14 +38,15 @@ def peak_rss_bytes(pid: int) -> int:
         return 0  # gone, or a kernel thread (no VmHWM)
 
 
-def largest_peak_bytes(pids: list[int]) -> int:
-    """The largest VmHWM among the processes: what was surely resident at once (a sum would count shared
-    pages, libc say, once per process).
+def sandbox_peak_bytes(charged: int, pids: list[int], limit: int) -> int:
+    """A cgroup sandbox's memory peak: the larger of what its memory cgroup charged and the largest VmHWM
+    among its processes (what was surely resident at once; a sum would count shared pages, libc say, once
+    per process).
 
-    Unlike a memory cgroup's peak, it counts the pages of the binary and its libraries that were already in
-    the host's page cache (charged to whoever read them first); on Lambda each sandbox reads its code afresh,
-    so those pages are the function's too. The cgroup hosts report the larger of the two."""
-    return max((peak_rss_bytes(pid) for pid in pids), default=0)
+    VmHWM counts the pages of the binary and its libraries that were already in the host's page cache,
+    charged to whoever read them first; on Lambda each sandbox reads its code afresh, so they are the
+    function's too. Capped at the limit: pages the memory cgroup does not hold can take VmHWM past it."""
+    return max(charged, min(max((peak_rss_bytes(pid) for pid in pids), default=0), limit))
 
 
 def reset_peaks(pids: list[int]) -> None:
