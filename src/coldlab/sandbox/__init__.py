@@ -9,13 +9,21 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from coldlab.sandbox.cgroup_v1 import CgroupV1Host
-    from coldlab.sandbox.cgroup_v2 import CgroupV2Host
-    from coldlab.sandbox.gomaxprocs import gomaxprocs_advice
-    from coldlab.sandbox.host import Fidelity, Host, Limits, PreparedSandbox, Sandbox, vcpus_for_memory
-    from coldlab.sandbox.select import Selection, choose_host, select_host, selection
-    from coldlab.sandbox.signals import SignalHost
+if TYPE_CHECKING:  # `X as X`: re-exported for type checkers; at run time __getattr__ below finds them
+    from coldlab.sandbox.cgroup_v1 import CgroupV1Host as CgroupV1Host
+    from coldlab.sandbox.cgroup_v2 import CgroupV2Host as CgroupV2Host
+    from coldlab.sandbox.gomaxprocs import gomaxprocs_advice as gomaxprocs_advice
+    from coldlab.sandbox.host import Fidelity as Fidelity
+    from coldlab.sandbox.host import Host as Host
+    from coldlab.sandbox.host import Limits as Limits
+    from coldlab.sandbox.host import PreparedSandbox as PreparedSandbox
+    from coldlab.sandbox.host import Sandbox as Sandbox
+    from coldlab.sandbox.host import vcpus_for_memory as vcpus_for_memory
+    from coldlab.sandbox.select import Selection as Selection
+    from coldlab.sandbox.select import choose_host as choose_host
+    from coldlab.sandbox.select import select_host as select_host
+    from coldlab.sandbox.select import selection as selection
+    from coldlab.sandbox.signals import SignalHost as SignalHost
 
 _HOMES = {
     "CgroupV1Host": "cgroup_v1",
@@ -33,22 +41,6 @@ _HOMES = {
     "selection": "select",
     "vcpus_for_memory": "host",
 }
-__all__ = [
-    "CgroupV1Host",
-    "CgroupV2Host",
-    "Fidelity",
-    "Host",
-    "Limits",
-    "PreparedSandbox",
-    "Sandbox",
-    "Selection",
-    "SignalHost",
-    "choose_host",
-    "gomaxprocs_advice",
-    "select_host",
-    "selection",
-    "vcpus_for_memory",
-]
 
 
 def __getattr__(name: str) -> object:
