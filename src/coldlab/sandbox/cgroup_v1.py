@@ -19,6 +19,7 @@ from coldlab.sandbox import cgroupfs
 from coldlab.sandbox.host import Child, Fidelity, Limits
 from coldlab.sandbox.isolation import function_user
 from coldlab.sandbox.procfs import reset_peaks, sandbox_peak_bytes
+from coldlab.sandbox.spawner import spawner
 from coldlab.sandbox.spawning import (
     CFS_PERIOD_US,
     PreparedSandbox,
@@ -30,7 +31,6 @@ from coldlab.sandbox.spawning import (
     host_cpus,
     isolated_setup,
     isolation_text,
-    prepare_process,
 )
 
 REQUIRED = ("cpu", "memory", "freezer")
@@ -314,7 +314,7 @@ class CgroupV1Host(PreparingHost[CgroupV1Sandbox]):
                 user=self.user,
                 pids_limited="pids" in dirs,
             )
-            prepared = await prepare_process(argv, env, cwd, output_fd, setup)
+            prepared = await spawner().prepare(argv, env, cwd, output_fd, setup)
         except BaseException:
             for directory in {*dirs.values(), dirs["cpu"] / "fn"}:
                 cgroupfs.remove_tree(directory)

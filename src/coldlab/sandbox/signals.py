@@ -14,7 +14,8 @@ from pathlib import Path
 from coldlab.sandbox.host import Child, Fidelity, Limits
 from coldlab.sandbox.isolation import ChildSetup
 from coldlab.sandbox.procfs import tree_peak_rss_bytes
-from coldlab.sandbox.spawning import PreparedSandbox, PreparingHost, prepare_process
+from coldlab.sandbox.spawner import spawner
+from coldlab.sandbox.spawning import PreparedSandbox, PreparingHost
 
 
 class ProcessGroupSandbox:
@@ -80,5 +81,5 @@ class SignalHost(PreparingHost[ProcessGroupSandbox]):
     async def prepare(
         self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, limits: Limits, output_fd: int
     ) -> PreparedSandbox[ProcessGroupSandbox]:
-        prepared = await prepare_process(argv, env, cwd, output_fd, ChildSetup(limits=limits))
+        prepared = await spawner().prepare(argv, env, cwd, output_fd, ChildSetup(limits=limits))
         return PreparedSandbox(ProcessGroupSandbox(prepared.child), prepared)

@@ -13,7 +13,7 @@ from coldlab.config import EPHEMERAL_MAX_MB, EPHEMERAL_MIN_MB, MEMORY_MAX_MB, ME
 from coldlab.errors import UsageError
 from coldlab.sandbox.host import Limits, Sandbox
 from coldlab.sandbox.isolation import ChildSetup, FunctionUser, interpreter_reveal, relocate
-from coldlab.sandbox.spawner import PreparedChild, spawner
+from coldlab.sandbox.spawner import PreparedChild
 
 CFS_PERIOD_US = 20_000  # short periods keep short invokes honest: 128 MB still gets 1.45 ms each 20 ms
 CFS_MIN_QUOTA_US = 1_000  # the kernel's floor
@@ -102,17 +102,6 @@ def isolated_setup(
         return argv, env, cwd, setup  # a plain command: no code directory to show at /var/task
     moved = relocate(argv, env, cwd)
     return moved.argv, moved.env, Path("/"), replace(setup, relocation=moved)
-
-
-async def prepare_process(
-    argv: Sequence[str],
-    env: Mapping[str, str],
-    cwd: Path,
-    output_fd: int,
-    setup: ChildSetup,
-) -> PreparedChild:
-    """A child in a new session that has run `setup` and waits to exec `argv` (see zygote.py)."""
-    return await spawner().prepare(argv, env, cwd, output_fd, setup)
 
 
 class PreparingHost(Generic[S]):
