@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from coldlab.sandbox import selection
-from support.runtime_scripts import GoBuilder
+from support.runtime_scripts import GoBuilder, gone
 
 FREEZER = Path("/sys/fs/cgroup/freezer/coldlab")
 _chosen = selection()
@@ -21,14 +21,6 @@ pytestmark = [
     pytest.mark.go,
     pytest.mark.skipif(_chosen.host.name != "cgroup-v1", reason=f"needs the cgroup v1 host ({_chosen.reason})"),
 ]
-
-
-def _gone(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat[stat.rfind(")") + 2] == "Z"
 
 
 def test_ctrl_c_during_an_invoke_cleans_up(go_build: GoBuilder, tmp_path: Path) -> None:
@@ -57,6 +49,6 @@ def test_ctrl_c_during_an_invoke_cleans_up(go_build: GoBuilder, tmp_path: Path) 
         code_ = None
     log.seek(0)
     assert code_ == 130, log.read()  # coldlab: interrupted
-    assert all(_gone(pid) for pid in pids)
+    assert gone(pids)
     assert not any(d.exists() for d in run_dirs)
     assert not list(Path("/sys/fs/cgroup").glob(f"*/coldlab/{cli.pid}-*"))

@@ -13,7 +13,7 @@ import pytest
 from coldlab.config import FunctionConfig
 from coldlab.platform import Environment, InvocationResult
 from coldlab.sandbox import selection
-from support.runtime_scripts import GoBuilder
+from support.runtime_scripts import GoBuilder, gone
 
 _chosen = selection()
 pytestmark = [
@@ -88,14 +88,6 @@ def test_cpu_bound_invoke_duration_scales_with_memory(go_build: GoBuilder) -> No
         assert ideal * 0.85 <= took / base <= ideal * 1.25, detail
 
 
-def _gone(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat[stat.rfind(")") + 2] == "Z"
-
-
 def test_timeout_crash_and_close_leave_no_process_and_no_cgroup(go_build: GoBuilder) -> None:
     code = go_build("hello-go").parent
     seen: list[tuple[int, list[Path]]] = []
@@ -123,5 +115,5 @@ def test_timeout_crash_and_close_leave_no_process_and_no_cgroup(go_build: GoBuil
     assert [r.status for r in results] == ["success", "timeout", "success", "error", "success"]
     assert len({pid for pid, _ in seen}) == 3
     for pid, dirs in seen:  # the timed-out one, the crashed one, and the one closed with the environment
-        assert _gone(pid)
+        assert gone([pid])
         assert dirs and not any(d.exists() for d in dirs)

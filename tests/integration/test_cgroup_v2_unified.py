@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from coldlab.sandbox import cgroupfs
 from coldlab.sandbox.cgroup_v2 import CgroupV2Host
 from coldlab.sandbox.host import Limits
+from support.runtime_scripts import gone
 
 
 def _v2_root() -> Path | None:
@@ -35,14 +35,6 @@ def _unavailable() -> str | None:
 
 
 pytestmark = [pytest.mark.cgroup, pytest.mark.skipif(_unavailable() is not None, reason=str(_unavailable()))]
-
-
-def pid_gone(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat[stat.rfind(")") + 2] == "Z"
 
 
 def test_freeze_thaw_and_kill_a_process_tree_on_cgroup2() -> None:
@@ -67,10 +59,7 @@ def test_freeze_thaw_and_kill_a_process_tree_on_cgroup2() -> None:
         sandbox.freeze()  # kill works on a frozen sandbox too (cgroup.kill wakes frozen tasks)
         sandbox.close()
         assert await asyncio.wait_for(sandbox.process.wait(), 10) == -signal.SIGKILL
-        deadline = time.monotonic() + 5
-        while not all(pid_gone(p) for p in pids) and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        assert all(pid_gone(p) for p in pids)
+        assert gone(pids)
         assert not sandbox.env_dir.exists()
         assert sandbox.peak_memory_bytes() > 0
 
