@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,18 @@ MB = 1024 * 1024
 
 
 pytestmark = [pytest.mark.cgroup, pytest.mark.skipif(v1_unavailable() is not None, reason=str(v1_unavailable()))]
+
+
+@pytest.fixture(scope="module")
+def host() -> Iterator[CgroupV1Host]:
+    made = CgroupV1Host()
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def hello(go_build: GoBuilder) -> FunctionConfig:
+    return FunctionConfig.create(go_build("hello-go").parent, memory_mb=256)
 
 
 def exe_of(pid: int) -> str:
@@ -43,12 +56,10 @@ def prepared_sandbox(env: Environment) -> CgroupV1Sandbox:
     return sandbox
 
 
-def test_start_prepares_a_sandbox_whose_process_waits_to_exec(go_build: GoBuilder) -> None:
-    code = go_build("hello-go").parent
-    host = CgroupV1Host()
+def test_start_prepares_a_sandbox_whose_process_waits_to_exec(host: CgroupV1Host, hello: FunctionConfig) -> None:
 
     async def scenario() -> None:
-        async with Environment(FunctionConfig.create(code, memory_mb=256), host=host) as env:
+        async with Environment(hello, host=host) as env:
             sandbox = prepared_sandbox(env)
             pid = sandbox.process.pid
             # Set up already: in the environment's cgroups, as the function user, but not the bootstrap yet.
@@ -63,15 +74,13 @@ def test_start_prepares_a_sandbox_whose_process_waits_to_exec(go_build: GoBuilde
             assert env._spare.pending is None  # a warm environment needs no spare
 
     asyncio.run(scenario())
-    host.close()
 
 
-def test_a_crash_has_the_next_sandbox_prepared_and_close_discards_it(go_build: GoBuilder) -> None:
-    code = go_build("hello-go").parent
-    host = CgroupV1Host()
-
+def test_a_crash_has_the_next_sandbox_prepared_and_close_discards_it(
+    host: CgroupV1Host, hello: FunctionConfig
+) -> None:
     async def scenario() -> tuple[int, list[Path]]:
-        async with Environment(FunctionConfig.create(code, memory_mb=256), host=host) as env:
+        async with Environment(hello, host=host) as env:
             crashed = await env.invoke(b'{"crash":true}')
             assert crashed.error_type == "Runtime.ExitError"
             await env._spare.ready()
@@ -83,15 +92,13 @@ def test_a_crash_has_the_next_sandbox_prepared_and_close_discards_it(go_build: G
     pid, dirs = asyncio.run(scenario())
     assert gone([pid])  # killed at once; gone once the zygote has reaped it
     assert not any(directory.exists() for directory in dirs)
-    host.close()
 
 
-def test_without_preparation_the_sandbox_is_made_at_the_invoke(go_build: GoBuilder) -> None:
-    code = go_build("hello-go").parent
-
+def test_without_preparation_the_sandbox_is_made_at_the_invoke(
+    host: CgroupV1Host, hello: FunctionConfig
+) -> None:
     async def scenario() -> None:
-        config = FunctionConfig.create(code, memory_mb=256)
-        async with Environment(config, host=CgroupV1Host(), prepare_sandbox=False) as env:
+        async with Environment(hello, host=host, prepare_sandbox=False) as env:
             assert env._spare.pending is None
             assert (await env.invoke(b"{}")).ok
             await env.invoke(b'{"crash":true}')
@@ -179,14 +186,14 @@ def test_a_killed_coldlab_leaves_neither_its_bootstraps_nor_its_prepared_sandbox
     assert gone(pids)  # the zygote saw its socket close, and took them along
 
 
-def test_a_spare_that_died_with_its_zygote_is_replaced_at_the_invoke(go_build: GoBuilder) -> None:
+def test_a_spare_that_died_with_its_zygote_is_replaced_at_the_invoke(
+    host: CgroupV1Host, hello: FunctionConfig
+) -> None:
     from coldlab.sandbox import spawner
 
-    code = go_build("hello-go").parent
-    host = CgroupV1Host()
 
     async def scenario() -> None:
-        async with Environment(FunctionConfig.create(code, memory_mb=256), host=host) as env:
+        async with Environment(hello, host=host) as env:
             spare = prepared_sandbox(env)
             zygote = spawner.spawner()
             assert isinstance(zygote, spawner.ZygoteSpawner)
@@ -197,4 +204,3 @@ def test_a_spare_that_died_with_its_zygote_is_replaced_at_the_invoke(go_build: G
             assert env.pid != spare.process.pid
 
     asyncio.run(scenario())
-    host.close()
