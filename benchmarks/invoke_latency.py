@@ -34,9 +34,13 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def verdict(ok: bool) -> str:
+    return "MET" if ok else "MISSED"
+
+
 def show(label: str, values: list[float]) -> None:
     print(
-        f"{label:<44} n={len(values):<5} p50={pct(values, 0.5):7.3f} ms  p99={pct(values, 0.99):7.3f} ms  "
+        f"{label:<54} n={len(values):<5} p50={pct(values, 0.5):7.3f} ms  p99={pct(values, 0.99):7.3f} ms  "
         f"mean={statistics.fmean(values):7.3f} ms"
     )
 
@@ -93,7 +97,6 @@ async def measure(code: Path, memory: int, warm: int, cold: int) -> None:
         show(f"cold ({how}): function init (exec -> first /next)", init)
         show(f"cold ({how}): whole invoke", cold_total)
         overheads[how] = pct(platform, 0.5)
-    verdict = lambda ok: "MET" if ok else "MISSED"  # noqa: E731
     print(f"targets: warm p50 {pct(warm_times, 0.5):.3f} ms <= 1 ms {verdict(pct(warm_times, 0.5) <= 1)}; "
           f"warm p99 {pct(warm_times, 0.99):.3f} ms <= 3 ms {verdict(pct(warm_times, 0.99) <= 3)}; "
           f"cold platform overhead p50 {overheads['prepared']:.3f} ms <= 5 ms "
