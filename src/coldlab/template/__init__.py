@@ -1,0 +1,3 @@
+"""SAM templates → FunctionSpec values: YAML with CloudFormation tags, Globals, intrinsics, Go builds."""
+
+from __future__ import annotations
