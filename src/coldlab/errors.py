@@ -53,3 +53,59 @@ class BudgetExceededError(ColdlabError):
     """A user-set budget (size, init time, latency) was exceeded. Exit code 1, for CI."""
 
     exit_code = 1
+
+
+class LambdaApiError(ColdlabError):
+    """An AWS Lambda API error, for the gateway to send as botocore parses it (reference serve §2.1).
+
+    `code` goes in `x-amzn-ErrorType`; `message_key` is the body member the service model spells for this
+    exception (`Message` or `message`); `extra` are further body members (e.g. `Reason`).
+    """
+
+    status = 400
+    code = "InvalidParameterValueException"
+    message_key = "message"
+    exit_code = 2
+
+    def __init__(self, message: str, *, extra: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.extra = dict(extra or {})
+
+    def body(self) -> dict[str, str]:
+        return {"Type": "User", self.message_key: self.message, **self.extra}
+
+
+class InvalidParameterValue(LambdaApiError):
+    pass
+
+
+class ResourceNotFound(LambdaApiError):
+    status, code, message_key = 404, "ResourceNotFoundException", "Message"
+
+
+class ResourceConflict(LambdaApiError):
+    status, code = 409, "ResourceConflictException"
+
+
+class ProvisionedConcurrencyConfigNotFound(LambdaApiError):
+    status, code = 404, "ProvisionedConcurrencyConfigNotFoundException"
+
+
+class RequestTooLarge(LambdaApiError):
+    """Over the payload limit: AWS answers with a code the model lacks (RequestEntityTooLargeException)."""
+
+    status, code = 413, "RequestEntityTooLargeException"
+
+
+class InvalidRequestContent(LambdaApiError):
+    code = "InvalidRequestContentException"
+
+
+class TooManyRequests(LambdaApiError):
+    """429 with the `Reason` botocore lifts to the top of `e.response`."""
+
+    status, code = 429, "TooManyRequestsException"
+
+    def __init__(self, reason: str, message: str = "Rate Exceeded.") -> None:
+        super().__init__(message, extra={"Reason": reason})
+        self.reason = reason
