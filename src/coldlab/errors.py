@@ -67,8 +67,8 @@ class LambdaApiError(ColdlabError):
     message_key = "message"
     exit_code = 2
 
-    def __init__(self, message: str, *, extra: dict[str, str] | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, extra: dict[str, str] | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint)  # the hint is for the CLI's line; body() sends Lambda's message alone
         self.extra = dict(extra or {})
 
     def body(self) -> dict[str, str]:
@@ -109,3 +109,13 @@ class TooManyRequests(LambdaApiError):
     def __init__(self, reason: str, message: str = "Rate Exceeded.") -> None:
         super().__init__(message, extra={"Reason": reason})
         self.reason = reason
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (from `timeout`, a CI runner, a service manager): unwind as Ctrl-C does, clean-up too.
+
+    A BaseException, as KeyboardInterrupt is, so `except Exception` in library code does not swallow it.
+    The CLI prints `coldlab: terminated` and exits 143 (128 + SIGTERM).
+    """
+
+    exit_code = 143
