@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 
 from coldlab.logs import JsonLogFormat, TextLogFormat, text
-from coldlab.platform.environment import exit_reason
+from coldlab.platform.failures import exit_reason
 
 RID = "dbda340c-xmpl-4031-8810-11bb609b4c71"
 

@@ -51,7 +51,7 @@ def prepared_sandbox(env: Environment) -> CgroupV1Sandbox:
     """The sandbox waiting for the next cold start (the test looks inside the environment)."""
     task = env._spare.pending
     assert task is not None and task.done()
-    sandbox = task.result()[0].sandbox  # type: ignore[attr-defined]
+    sandbox = task.result().sandbox.sandbox
     assert isinstance(sandbox, CgroupV1Sandbox)
     return sandbox
 

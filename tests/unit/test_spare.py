@@ -22,30 +22,26 @@ class FakePrepared:
         self.discarded = False
         self.sandbox = FakeSandbox()
 
+    @property
+    def alive(self) -> bool:
+        return self.sandbox.process.returncode is None
+
     def discard(self) -> None:
         self.discarded = True
 
 
-class FakePipe:
-    def __init__(self) -> None:
-        self.closed = False
-
-    def close(self) -> None:
-        self.closed = True
-
-
-def maker(made: list[tuple[FakePrepared, FakePipe]], delay: float = 0.0) -> Any:
+def maker(made: list[FakePrepared], delay: float = 0.0) -> Any:
     async def make() -> Any:
         await asyncio.sleep(delay)
-        pair = (FakePrepared(), FakePipe())
-        made.append(pair)
-        return pair
+        prepared = FakePrepared()
+        made.append(prepared)
+        return prepared
 
     return make
 
 
 def test_one_spare_at_a_time_and_take_uses_it() -> None:
-    made: list[tuple[FakePrepared, FakePipe]] = []
+    made: list[FakePrepared] = []
 
     async def go() -> Any:
         spare = Spare(maker(made))
@@ -61,7 +57,7 @@ def test_one_spare_at_a_time_and_take_uses_it() -> None:
 
 
 def test_without_a_spare_take_prepares_one_now() -> None:
-    made: list[tuple[FakePrepared, FakePipe]] = []
+    made: list[FakePrepared] = []
 
     async def go() -> None:
         spare = Spare(maker(made), enabled=False)
@@ -74,7 +70,7 @@ def test_without_a_spare_take_prepares_one_now() -> None:
 
 
 def test_close_discards_a_ready_spare_and_stops_refills() -> None:
-    made: list[tuple[FakePrepared, FakePipe]] = []
+    made: list[FakePrepared] = []
 
     async def go() -> None:
         spare = Spare(maker(made))
@@ -86,12 +82,11 @@ def test_close_discards_a_ready_spare_and_stops_refills() -> None:
 
     asyncio.run(go())
     assert len(made) == 1
-    prepared, pipe = made[0]
-    assert prepared.discarded and pipe.closed
+    assert made[0].discarded
 
 
 def test_close_during_preparation_cancels_it() -> None:
-    made: list[tuple[FakePrepared, FakePipe]] = []
+    made: list[FakePrepared] = []
 
     async def go() -> None:
         spare = Spare(maker(made, delay=10))
@@ -105,15 +100,15 @@ def test_close_during_preparation_cancels_it() -> None:
 
 
 def test_a_spare_that_died_waiting_is_replaced() -> None:
-    made: list[tuple[FakePrepared, FakePipe]] = []
+    made: list[FakePrepared] = []
 
     async def go() -> Any:
         spare = Spare(maker(made))
         spare.refill()
         await spare.ready()
-        made[0][0].sandbox.process.returncode = -9  # its zygote was killed
+        made[0].sandbox.process.returncode = -9  # its zygote was killed
         return await spare.take()
 
     taken = asyncio.run(go())
     assert len(made) == 2 and taken == made[1]
-    assert made[0][0].discarded and made[0][1].closed
+    assert made[0].discarded

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from coldlab.platform.environment import Environment
-from coldlab.platform.result import ColdStartPhases, InvocationResult
+from coldlab.platform.result import ColdStartPhases, InitOutcome, InvocationResult
 
-__all__ = ["ColdStartPhases", "Environment", "InvocationResult"]
+__all__ = ["ColdStartPhases", "Environment", "InitOutcome", "InvocationResult"]

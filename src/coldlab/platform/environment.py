@@ -7,11 +7,11 @@ Timings use the monotonic clock; log lines follow `coldlab.logs.text` byte for b
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
-import json
+import itertools
 import os
 import secrets
-import signal
 import time
 import uuid
 from collections.abc import Callable
@@ -23,8 +23,10 @@ from coldlab.logs import log_format as make_log_format
 from coldlab.logs import text
 from coldlab.platform.code import CodePackage, load_code
 from coldlab.platform.envvars import lambda_environment, log_stream_name
+from coldlab.platform.failures import exit_payload, exit_reason, timeout_payload
+from coldlab.platform.logtail import LogTail
 from coldlab.platform.output import OutputPipe
-from coldlab.platform.result import ColdStartPhases, InvocationResult
+from coldlab.platform.result import ColdStartPhases, InitOutcome, InvocationResult
 from coldlab.platform.spare import Spare
 from coldlab.runtime.core import InitFailed, Resolved, RuntimeReady
 from coldlab.runtime.model import Invocation, Outcome
@@ -33,17 +35,7 @@ from coldlab.sandbox import Fidelity, Host, Limits, PreparedSandbox, Sandbox, se
 
 INIT_TIMEOUT_S = 10.0  # Lambda's init phase limit for on-demand functions (reference §5)
 _CREDENTIAL_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-# Go's os.ProcessState wording for the signals a bootstrap typically dies of.
-_SIGNAL_WORDS = {
-    signal.SIGKILL: "killed",
-    signal.SIGSEGV: "segmentation fault",
-    signal.SIGABRT: "aborted",
-    signal.SIGTERM: "terminated",
-    signal.SIGBUS: "bus error",
-    signal.SIGILL: "illegal instruction",
-    signal.SIGINT: "interrupt",
-    signal.SIGFPE: "floating point exception",
-}
+_ids = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -54,33 +46,40 @@ class _Exited:
 _Event = PlatformEffect | _Exited
 
 
-def exit_reason(returncode: int) -> str:
-    """`exit status 2` or `signal: killed`, as Lambda (Go) words it."""
-    if returncode >= 0:
-        return f"exit status {returncode}"
-    try:
-        signum = signal.Signals(-returncode)
-    except ValueError:
-        return f"signal: {-returncode}"
-    return f"signal: {_SIGNAL_WORDS.get(signum, signum.name.lower())}"
+@dataclass
+class _PreparedRuntime:
+    """A prepared sandbox, the pipe its output goes to, and the Runtime API endpoint only it may call."""
 
+    sandbox: PreparedSandbox
+    output: OutputPipe
+    endpoint: str
+    server: RuntimeApiServer
 
-def _error_payload(error_type: str, message: str) -> bytes:
-    return json.dumps({"errorType": error_type, "errorMessage": message}, separators=(",", ":")).encode()
+    @property
+    def alive(self) -> bool:
+        return self.sandbox.sandbox.process.returncode is None
 
-
-def _exit_payload(request_id: str, reason: str) -> bytes:
-    message = f"RequestId: {request_id} Error: Runtime exited with error: {reason}"
-    return _error_payload("Runtime.ExitError", message)
+    def discard(self) -> None:
+        self.sandbox.discard()
+        self.output.close()
+        self.server.drop_endpoint(self.endpoint)
 
 
 @dataclass(frozen=True)
 class _Attempt:
-    """One invocation in flight: its id, when its invoke phase began, and what init it carried."""
+    """One invocation in flight: its id, when its invoke phase began and must end, and what init it carried.
+
+    `deadline` (monotonic) and `deadline_ms` (the runtime's Lambda-Runtime-Deadline-Ms) are one instant: a
+    suppressed re-init runs inside the same budget, so the runtime is never told it has time coldlab will
+    not give it.
+    """
 
     request_id: str
     begun: float
+    deadline: float
+    deadline_ms: int
     init_ms: float | None
+    init_billed: bool
     cold: bool
     phases: ColdStartPhases | None
 
@@ -99,7 +98,8 @@ class Environment:
     """A Lambda-like execution environment for one function configuration.
 
     Use as `async with Environment(config) as env: result = await env.invoke(b"{}")`. The first invoke runs
-    init (cold); later invokes reuse the frozen process (warm) until a crash or timeout resets it.
+    init (cold) unless `initialize()` ran it ahead of traffic (provisioned concurrency); later invokes reuse
+    the process, frozen whenever it is idle, until a crash or timeout resets it.
     """
 
     def __init__(
@@ -121,6 +121,7 @@ class Environment:
             ephemeral_storage_mb=config.ephemeral_storage_mb,
             cpu_visibility=cpu_visibility,
         )
+        self.id = f"{os.getpid():x}-{next(_ids)}"
         self._log_sink = log_sink
         self._format = make_log_format(
             log_format, function_name=config.function_name, version=config.version, region=config.region
@@ -134,13 +135,17 @@ class Environment:
         self._events: asyncio.Queue[_Event] = asyncio.Queue()
         self._exit_watch: asyncio.Task[None] | None = None
         self._initialized_once = False
-        self._lines: list[str] = []
+        self._init_ahead_ms: float | None = None  # an init run by `initialize()`, shown on the next REPORT
+        self._last_init_error: str | None = None
+        self._tail = LogTail()
         self._lock = asyncio.Lock()
-        self._freeze_handle: asyncio.Handle | None = None
+        self._busy = False
+        self._closed = False
+        self.freezes = 0  # how many times the sandbox was frozen (benchmarks count them)
         # prepare_sandbox=False makes every sandbox on the invoke's path instead (see spare.py)
-        self._spare = Spare(self._prepare, enabled=prepare_sandbox)
+        self._spare: Spare[_PreparedRuntime] = Spare(self._prepare, enabled=prepare_sandbox)
         self._log_stream = log_stream_name(config.version)
-        self.runtime_api = ""
+        self.runtime_api = ""  # the current sandbox's Runtime API endpoint
 
     @functools.cached_property
     def fidelity(self) -> Fidelity:
@@ -155,6 +160,16 @@ class Environment:
     def pid(self) -> int | None:
         """The bootstrap's process id while a sandbox exists."""
         return self._sandbox.process.pid if self._sandbox is not None else None
+
+    @property
+    def state(self) -> str:
+        """ "new" (never initialized), "initializing", "busy", "idle" (frozen, or reset and ready to re-init)
+        or "closed"."""
+        if self._closed:
+            return "closed"
+        if self._busy:
+            return "busy" if self._initialized_once and self._sandbox is not None else "initializing"
+        return "idle" if self._initialized_once else "new"
 
     @property
     def code(self) -> CodePackage:
@@ -174,13 +189,14 @@ class Environment:
     async def start(self) -> None:
         """Check the code, open the Runtime API, prepare a sandbox. The bootstrap runs at the first invoke."""
         self._code = load_code(self.config.code)
-        self.runtime_api = await self._server.start()
+        await self._server.start()
         self._spare.refill()
         await self._spare.ready()  # a failure is reported by the first invoke
 
     async def close(self) -> None:
+        self._closed = True
         self._spare.close()
-        self._destroy()
+        await self._destroy()
         await self._server.close()
         if self._code is not None:
             self._code.cleanup()
@@ -188,7 +204,7 @@ class Environment:
     # --- logging -------------------------------------------------------------------------------------
 
     def _log(self, line: str) -> None:
-        self._lines.append(line)
+        self._tail.append(line)
         if self._log_sink is not None:
             self._log_sink(line)
 
@@ -197,12 +213,14 @@ class Environment:
 
     # --- sandbox lifecycle -----------------------------------------------------------------------------
 
-    async def _prepare(self) -> tuple[PreparedSandbox, OutputPipe]:
-        """A sandbox whose process is set up and waits to exec the bootstrap, and the pipe it writes to."""
+    async def _prepare(self) -> _PreparedRuntime:
+        """A sandbox whose process is set up and waits to exec the bootstrap, the pipe it writes to, and the
+        Runtime API endpoint made for it alone."""
+        endpoint = await self._server.open_endpoint()
         output = OutputPipe(self._log)
         env = lambda_environment(
             self.config,
-            runtime_api=self.runtime_api,
+            runtime_api=endpoint,
             task_root=str(self.code.root),
             log_stream=self._log_stream,
             credentials={k: os.environ[k] for k in _CREDENTIAL_VARS if k in os.environ},
@@ -216,22 +234,25 @@ class Environment:
             )
         except BaseException:
             output.close()
+            self._server.drop_endpoint(endpoint)
             raise
-        return prepared, output
+        return _PreparedRuntime(prepared, output, endpoint, self._server)
 
     async def _spawn(self) -> float:
         """Start the bootstrap (in the prepared sandbox if there is one); the monotonic time of its exec."""
-        self._server.reset()
         self._events = asyncio.Queue()
-        prepared, output = await self._spare.take()
+        prepared = await self._spare.take()
+        self._server.reset(prepared.endpoint)
+        self.runtime_api = prepared.endpoint
         started = time.perf_counter()
         try:
-            sandbox = await prepared.start()
+            sandbox = await prepared.sandbox.start()
         except BaseException:
-            output.close()
+            prepared.output.close()
+            self._server.retire()
             raise
-        output.close_write_end()
-        self._sandbox, self._output = sandbox, output
+        prepared.output.close_write_end()
+        self._sandbox, self._output = sandbox, prepared.output
         events = self._events
 
         async def watch_exit() -> None:
@@ -240,27 +261,15 @@ class Environment:
         self._exit_watch = asyncio.create_task(watch_exit())
         return started
 
-    def _schedule_freeze(self) -> None:
-        """Freeze once the caller has its answer (Lambda freezes after the response, not before it)."""
-        self._freeze_handle = asyncio.get_running_loop().call_soon(self._freeze_now)
-
-    def _freeze_now(self) -> None:
-        self._freeze_handle = None
+    def _freeze(self) -> None:
+        """The runtime waits on `/next` with nothing queued: freeze it now, as Lambda does."""
         if self._sandbox is not None:
             self._sandbox.freeze()
+            self.freezes += 1
 
-    def _thaw(self, sandbox: Sandbox) -> None:
-        if self._freeze_handle is not None:  # the next invoke came before the freeze ran: never frozen
-            self._freeze_handle.cancel()
-            self._freeze_handle = None
-        else:
-            sandbox.thaw()
-
-    def _destroy(self) -> None:
+    async def _destroy(self) -> None:
         """Kill the sandbox and release it (after a crash, timeout, failed init, or at shutdown)."""
-        if self._freeze_handle is not None:
-            self._freeze_handle.cancel()
-            self._freeze_handle = None
+        self._server.retire()  # first: nothing the dying runtime still sends may reach the next one
         if self._sandbox is not None:
             self._sandbox.thaw()  # a frozen process group must run to die cleanly and flush its output
             self._sandbox.kill()
@@ -268,10 +277,18 @@ class Environment:
             self._sandbox = None
         if self._exit_watch is not None:
             self._exit_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._exit_watch
             self._exit_watch = None
         if self._output is not None:
             self._output.close()
             self._output = None
+
+    def _sample_peak(self) -> None:
+        """Read the memory peak while the process is alive: a crash that follows leaves only the cgroup's
+        charge, which misses the binary's pages the host had cached (hello-go: 2 MB instead of 7 MB)."""
+        if self._sandbox is not None:
+            self._sandbox.peak_memory_bytes()
 
     async def _next_event(self, deadline: float) -> _Event | None:
         """The next platform event, or None when the monotonic `deadline` passes first."""
@@ -283,11 +300,14 @@ class Environment:
         except TimeoutError:
             return None
 
-    async def _initialize(self, accepted: float, deadline_s: float) -> _InitResult:
-        """Spawn and wait for the first `/next`, an init error, an exit, or the deadline."""
+    async def _initialize(
+        self, accepted: float, *, limit_s: float = 0.0, deadline: float = 0.0
+    ) -> _InitResult:
+        """Spawn and wait for the first `/next`, an init error, an exit, or the end of the init budget:
+        `limit_s` after the exec, or the absolute monotonic `deadline` when one is given."""
         started = await self._spawn()
         spawned = time.perf_counter()
-        deadline = started + deadline_s
+        deadline = deadline or started + limit_s
         while True:
             event = await self._next_event(deadline)
             now = time.perf_counter()
@@ -296,6 +316,7 @@ class Environment:
             if event is None:
                 return _InitResult(elapsed_ms, phases, "timeout")
             if isinstance(event, RuntimeReady):
+                self._sample_peak()
                 return _InitResult(elapsed_ms, phases, "success")
             if isinstance(event, InitFailed):
                 failure = event.failure
@@ -303,6 +324,31 @@ class Environment:
             if isinstance(event, _Exited):
                 reason = exit_reason(event.returncode)
                 return _InitResult(elapsed_ms, phases, "error", "Runtime.ExitError", exit_reason=reason)
+
+    # --- init ahead of traffic ---------------------------------------------------------------------------
+
+    async def initialize(self) -> InitOutcome:
+        """Run init now, before any invoke (provisioned concurrency); the environment is frozen after it.
+
+        The first invoke that follows is warm, and its REPORT shows this Init Duration, as Lambda's first
+        invoke on a provisioned environment does (reference serve-and-cloudrun §4).
+        """
+        async with self._lock:
+            self._busy = True
+            self._tail = LogTail()
+            try:
+                if self._initialized_once:
+                    raise RuntimeError("this environment has already run init")
+                init_ms, _ = await self._init_phase(time.perf_counter())
+                if init_ms is not None:
+                    self._init_ahead_ms = init_ms
+                    self._freeze()
+                    return InitOutcome(True, init_ms, None, self._tail.lines())
+                return InitOutcome(False, None, self._last_init_error, self._tail.lines())
+            finally:
+                self._busy = False
+                if self._sandbox is None and not self._closed:
+                    self._spare.refill()
 
     # --- invoke ----------------------------------------------------------------------------------------
 
@@ -316,30 +362,47 @@ class Environment:
     ) -> InvocationResult:
         """Run one invocation; cold (with init) when no initialized process exists."""
         async with self._lock:
+            self._busy = True
             try:
                 return await self._invoke(payload, request_id, client_context, cognito_identity)
             finally:
-                if self._sandbox is None:  # reset (crash, timeout, failed init): have the next one ready
+                self._busy = False
+                if self._sandbox is None and not self._closed:  # reset (crash, timeout, failed init)
                     self._spare.refill()
 
     async def _invoke(
         self, payload: bytes, request_id: str | None, client_context: str | None, cognito_identity: str | None
     ) -> InvocationResult:
-        self._lines = []
+        self._tail = LogTail()
         accepted = time.perf_counter()
         if self._sandbox is not None and self._sandbox.process.returncode is not None:
-            self._destroy()  # died while frozen (e.g. killed for memory): re-init inside this invoke
+            await self._destroy()  # died while frozen (e.g. killed for memory): re-init inside this invoke
         cold = self._sandbox is None
         init_ms, phases = await self._init_phase(accepted) if cold else (None, None)
-        attempt = _Attempt(request_id or str(uuid.uuid4()), time.perf_counter(), init_ms, cold, phases)
+        init_billed = True
+        if self._init_ahead_ms is not None:
+            init_ms, self._init_ahead_ms, init_billed = self._init_ahead_ms, None, False
+        begun, wall = time.perf_counter(), time.time()
+        timeout_s = self.config.timeout_s
+        attempt = _Attempt(
+            request_id or str(uuid.uuid4()),
+            begun,
+            begun + timeout_s,
+            int((wall + timeout_s) * 1000),
+            init_ms,
+            init_billed,
+            cold,
+            phases,
+        )
         self._log(self._format.start(attempt.request_id))
         if self._sandbox is None:
             failed = await self._suppressed_init(attempt)
             if failed is not None:
                 return failed
         else:
-            self._thaw(self._sandbox)
-        invocation = self._invocation(attempt.request_id, payload, client_context, cognito_identity)
+            assert self._sandbox is not None
+            self._sandbox.thaw()
+        invocation = self._invocation(attempt, payload, client_context, cognito_identity)
         return await self._run(attempt, invocation)
 
     async def _init_phase(self, accepted: float) -> tuple[float | None, ColdStartPhases | None]:
@@ -348,25 +411,26 @@ class Environment:
             return None, None  # after a reset, init is re-run inside the invoke instead (suppressed)
         self._initialized_once = True
         self._log(self._format.init_start())
-        init = await self._initialize(accepted, self._init_timeout_s)
+        init = await self._initialize(accepted, limit_s=self._init_timeout_s)
         if init.status == "success":
             return init.duration_ms, init.phases
         self._output_flush()
+        self._last_init_error = init.error_type or "Sandbox.Timedout"
         self._log(
             self._format.init_report(
                 init.duration_ms, phase="init", status=init.status, error_type=init.error_type
             )
         )
-        self._destroy()
+        await self._destroy()
         return None, None
 
     async def _suppressed_init(self, attempt: _Attempt) -> InvocationResult | None:
-        """Init re-run inside the invoke, bounded by the function timeout; a result only if it failed."""
-        init = await self._initialize(attempt.begun, float(self.config.timeout_s))
+        """Init re-run inside the invoke, bounded by the invoke's own deadline; a result only if it failed."""
+        init = await self._initialize(attempt.begun, deadline=attempt.deadline)
         if init.status == "success":
             return None
         if init.status == "timeout":
-            return self._finish_timeout(attempt)
+            return await self._finish_timeout(attempt)
         self._output_flush()
         self._log(
             self._format.init_report(
@@ -376,66 +440,61 @@ class Environment:
         payload = init.payload
         if init.exit_reason is not None:
             self._log_exit(attempt.request_id, init.exit_reason)
-            payload = payload or _exit_payload(attempt.request_id, init.exit_reason)
+            payload = payload or exit_payload(attempt.request_id, init.exit_reason)
         outcome = Outcome(attempt.request_id, payload, "application/json", "Unhandled", init.error_type)
         result = self._finish(attempt, outcome, status="error", platform_error=True)
-        self._destroy()
+        await self._destroy()
         return result
 
     async def _run(self, attempt: _Attempt, invocation: Invocation) -> InvocationResult:
         """Hand the event over and wait for the answer and the runtime's next `/next` (or a failure)."""
         self._server.submit(invocation)
-        deadline = attempt.begun + self.config.timeout_s
         outcome: Outcome | None = None
         while True:
-            event = await self._next_event(deadline)
+            event = await self._next_event(attempt.deadline)
             if event is None:
-                return self._finish_timeout(attempt, outcome)
+                return await self._finish_timeout(attempt, outcome)
             if isinstance(event, Resolved):
                 outcome = event.outcome
+                if not outcome.ok:
+                    self._sample_peak()  # a runtime that reports a panic then exits (aws-lambda-go)
             elif isinstance(event, RuntimeReady) and outcome is not None and self._sandbox is not None:
                 ended = time.perf_counter()
-                self._schedule_freeze()
                 status = "success" if outcome.ok else "error"
-                return self._finish(attempt, outcome, status=status, ended=ended)
-            elif isinstance(event, _Exited):
-                ended = time.perf_counter()
-                reason = exit_reason(event.returncode)
-                self._output_flush()
-                self._log_exit(attempt.request_id, reason)
-                if outcome is None:
-                    outcome = Outcome(
-                        attempt.request_id,
-                        _exit_payload(attempt.request_id, reason),
-                        "application/json",
-                        "Unhandled",
-                        "Runtime.ExitError",
-                    )
-                result = self._finish(
-                    attempt,
-                    outcome,
-                    status="error",
-                    ended=ended,
-                    platform_error=True,
-                    error_type="Runtime.ExitError",
-                )
-                self._destroy()
+                result = self._finish(attempt, outcome, status=status, ended=ended)
+                self._freeze()
                 return result
+            elif isinstance(event, _Exited):
+                return await self._finish_exit(attempt, outcome, event.returncode)
+
+    async def _finish_exit(
+        self, attempt: _Attempt, outcome: Outcome | None, returncode: int
+    ) -> InvocationResult:
+        ended = time.perf_counter()
+        reason = exit_reason(returncode)
+        self._output_flush()
+        self._log_exit(attempt.request_id, reason)
+        if outcome is None:
+            payload = exit_payload(attempt.request_id, reason)
+            outcome = Outcome(
+                attempt.request_id, payload, "application/json", "Unhandled", "Runtime.ExitError"
+            )
+        result = self._finish(
+            attempt, outcome, status="error", ended=ended, platform_error=True, error_type="Runtime.ExitError"
+        )
+        await self._destroy()
+        return result
 
     def _invocation(
-        self,
-        request_id: str,
-        payload: bytes,
-        client_context: str | None,
-        cognito_identity: str | None,
+        self, attempt: _Attempt, payload: bytes, client_context: str | None, cognito_identity: str | None
     ) -> Invocation:
-        now = time.time()
-        timeout_s = self.config.timeout_s
-        trace = f"Root=1-{int(now):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=0"
+        trace = (
+            f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=0"
+        )
         return Invocation(
-            request_id=request_id,
+            request_id=attempt.request_id,
             payload=payload,
-            deadline_ms=int((now + timeout_s) * 1000),
+            deadline_ms=attempt.deadline_ms,
             function_arn=self.config.function_arn,
             trace_id=trace,
             client_context=client_context,
@@ -450,22 +509,18 @@ class Environment:
         if self._output is not None:
             self._output.flush()
 
-    def _finish_timeout(self, attempt: _Attempt, outcome: Outcome | None = None) -> InvocationResult:
+    async def _finish_timeout(self, attempt: _Attempt, outcome: Outcome | None = None) -> InvocationResult:
         timeout_s = self.config.timeout_s
         self._output_flush()
         self._log(text.timed_out(attempt.request_id, timeout_s))
         if outcome is None:
-            message = f"RequestId: {attempt.request_id} Error: Task timed out after {timeout_s:.2f} seconds"
+            payload = timeout_payload(attempt.request_id, timeout_s)
             outcome = Outcome(
-                attempt.request_id,
-                _error_payload("Sandbox.Timedout", message),
-                "application/json",
-                "Unhandled",
-                "Sandbox.Timedout",
+                attempt.request_id, payload, "application/json", "Unhandled", "Sandbox.Timedout"
             )
         # Lambda reports the duration as the timeout itself, however late the kill lands.
-        result = self._finish(attempt, outcome, status="timeout", ended=attempt.begun + timeout_s)
-        self._destroy()
+        result = self._finish(attempt, outcome, status="timeout", ended=attempt.deadline)
+        await self._destroy()
         return result
 
     def _finish(
@@ -484,7 +539,7 @@ class Environment:
         request_id = outcome.request_id
         peak = self._sandbox.peak_memory_bytes() if self._sandbox is not None else 0
         used_mb = min(text.memory_used_mb(peak), self.config.memory_mb) if peak else 0
-        billed = text.billed_ms(duration_ms, init_ms)
+        billed = text.billed_ms(duration_ms, init_ms if attempt.init_billed else None)
         self._log(
             self._format.end(
                 request_id, status=status, duration_ms=duration_ms, produced_bytes=len(outcome.payload)
@@ -514,7 +569,8 @@ class Environment:
             init_duration_ms=init_ms,
             memory_size_mb=self.config.memory_mb,
             max_memory_used_mb=used_mb,
-            log_lines=tuple(self._lines),
+            log_lines=self._tail.lines(),
+            dropped_log_lines=self._tail.dropped,
             phases=attempt.phases,
             streamed=outcome.streamed,
             fidelity=dict(self._fidelity_dict),

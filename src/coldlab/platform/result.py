@@ -21,6 +21,16 @@ class ColdStartPhases:
 
 
 @dataclass(frozen=True)
+class InitOutcome:
+    """How an init run ahead of traffic (`Environment.initialize`) ended, and the lines it logged."""
+
+    ok: bool
+    duration_ms: float | None
+    error_type: str | None
+    log_lines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class InvocationResult:
     request_id: str
     payload: bytes
@@ -34,7 +44,8 @@ class InvocationResult:
     init_duration_ms: float | None
     memory_size_mb: int
     max_memory_used_mb: int
-    log_lines: tuple[str, ...] = ()
+    log_lines: tuple[str, ...] = ()  # the last lines (a bounded tail: see logtail.py)
+    dropped_log_lines: int = 0  # lines logged before the kept tail (they went to the log sink only)
     phases: ColdStartPhases | None = None
     streamed: bool = False
     fidelity: dict[str, Any] = field(default_factory=dict)
@@ -67,4 +78,5 @@ class InvocationResult:
             if self.phases is None
             else {"platform_ms": round(self.phases.platform_ms, 3), "init_ms": round(self.phases.init_ms, 3)},
             "log_lines": list(self.log_lines),
+            "dropped_log_lines": self.dropped_log_lines,
         }

@@ -9,25 +9,32 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from typing import Any
-
-from coldlab.platform.output import OutputPipe
-from coldlab.sandbox import PreparedSandbox
-
-Prepared = tuple[PreparedSandbox, OutputPipe]
+from typing import Any, Generic, Protocol, TypeVar
 
 
-class Spare:
-    """At most one sandbox in preparation or ready; `make` prepares one (and the pipe its output goes to)."""
+class Preparation(Protocol):
+    """What a spare holds: something prepared that can die while it waits, and be given up."""
 
-    def __init__(self, make: Callable[[], Coroutine[Any, Any, Prepared]], *, enabled: bool = True) -> None:
+    @property
+    def alive(self) -> bool: ...
+
+    def discard(self) -> None: ...
+
+
+P = TypeVar("P", bound=Preparation)
+
+
+class Spare(Generic[P]):
+    """At most one sandbox in preparation or ready; `make` prepares one."""
+
+    def __init__(self, make: Callable[[], Coroutine[Any, Any, P]], *, enabled: bool = True) -> None:
         self._make = make
         self.enabled = enabled
-        self._task: asyncio.Task[Prepared] | None = None
+        self._task: asyncio.Task[P] | None = None
         self._closed = False
 
     @property
-    def pending(self) -> asyncio.Task[Prepared] | None:
+    def pending(self) -> asyncio.Task[P] | None:
         """The preparation under way or done, if any (tests look at it)."""
         return self._task
 
@@ -41,15 +48,14 @@ class Spare:
         if self._task is not None:
             await asyncio.wait([self._task])
 
-    async def take(self) -> Prepared:
+    async def take(self) -> P:
         """The spare (waiting for it if still in preparation), or a sandbox prepared now."""
         task, self._task = self._task, None
         if task is not None:
-            prepared, output = await task
-            if prepared.sandbox.process.returncode is None:
-                return prepared, output
+            prepared = await task
+            if prepared.alive:
+                return prepared
             prepared.discard()  # it died waiting (its zygote was killed, say): make another
-            output.close()
         return await self._make()
 
     def close(self) -> None:
@@ -65,9 +71,7 @@ class Spare:
             task.add_done_callback(_discard)
 
 
-def _discard(task: asyncio.Task[Prepared]) -> None:
+def _discard(task: asyncio.Task[Any]) -> None:
     if task.cancelled() or task.exception() is not None:
         return
-    prepared, output = task.result()
-    prepared.discard()
-    output.close()
+    task.result().discard()

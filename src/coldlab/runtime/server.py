@@ -2,6 +2,13 @@
 
 Each request becomes one call into the core; the returned effects are carried out here (HTTP replies) or
 handed to the platform through `on_effect` (runtime ready, invocation resolved, init failed).
+
+Every sandbox gets an endpoint of its own (a listening port, named in its AWS_LAMBDA_RUNTIME_API), and only
+requests that arrive on the current sandbox's endpoint reach the core. A killed runtime's keep-alive
+connection, a reconnect after the kill, or a child that outlived its parent cannot touch the next sandbox's
+state: its connections are closed when its sandbox is retired, its port stops listening, and anything that
+still arrives on an old port is refused (measured before this: a stale `GET /next` swallowed the next
+sandbox's invocation in 3-8 runs of 10).
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import socket
 from collections.abc import Callable
 
 from aiohttp import web
@@ -38,6 +46,28 @@ def _RESET_REPLY() -> web.Response:  # noqa: N802 - reads as a constant reply
     return web.Response(status=500, body=json.dumps(body).encode(), content_type="application/json")
 
 
+def _stale_reply(request: web.Request) -> web.Response:
+    """For a request from a sandbox that is no longer current: refused, and its connection closed."""
+    body = {"errorMessage": "This runtime's execution environment is gone", "errorType": "InvalidRuntime"}
+    response = web.Response(status=403, body=json.dumps(body).encode(), content_type="application/json")
+    response.force_close()
+    return response
+
+
+async def _stop(site: web.SockSite) -> None:
+    with contextlib.suppress(RuntimeError):  # the runner's clean-up stopped it first
+        await site.stop()
+
+
+def _port(address: str) -> int:
+    return int(address.rpartition(":")[2])
+
+
+def _local_port(transport: asyncio.BaseTransport) -> int | None:
+    name = transport.get_extra_info("sockname")
+    return name[1] if isinstance(name, tuple) else None
+
+
 class RuntimeApiServer:
     """Serves one execution environment's Runtime API on 127.0.0.1 (port chosen by the OS)."""
 
@@ -47,10 +77,12 @@ class RuntimeApiServer:
         self._tokens = itertools.count(1)
         self._parked: dict[int, asyncio.Future[web.StreamResponse]] = {}
         self._runner: web.AppRunner | None = None
-        self.address = ""
+        self._sites: dict[int, web.SockSite] = {}  # port -> its listener
+        self._current_port: int | None = None  # the endpoint whose requests reach the core
+        self._stopping: set[asyncio.Future[None]] = set()
 
-    async def start(self) -> str:
-        """Start listening; returns `host:port` for AWS_LAMBDA_RUNTIME_API."""
+    async def start(self) -> None:
+        """Set the application up; endpoints are opened per sandbox with `open_endpoint`."""
         app = web.Application(client_max_size=MAX_RESPONSE_BYTES + 1)
         app.router.add_get(f"{_BASE}/invocation/next", self._next)
         app.router.add_post(f"{_BASE}/invocation/{{request_id}}/response", self._response)
@@ -59,29 +91,68 @@ class RuntimeApiServer:
         app.router.add_get(f"/{API_VERSION}/ping", self._ping)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, reuse_address=True)
+
+    async def open_endpoint(self) -> str:
+        """Listen on a new port of 127.0.0.1 for one sandbox; `host:port` for its AWS_LAMBDA_RUNTIME_API."""
+        if self._runner is None:
+            raise RuntimeApiError("the Runtime API server is not started")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
+            sock.bind(("127.0.0.1", 0))
+            site = web.SockSite(self._runner, sock)
             await site.start()
         except OSError as exc:
+            sock.close()
             raise RuntimeApiError(f"could not start the Runtime API on 127.0.0.1: {exc}") from exc
-        server = site._server  # aiohttp keeps the bound socket here; the public API has no getter
-        sockets = getattr(server, "sockets", None) or []
-        if not sockets:
-            raise RuntimeApiError("the Runtime API server did not bind a socket")
-        host, port = sockets[0].getsockname()[:2]
-        self.address = f"{host}:{port}"
-        return self.address
+        host, port = sock.getsockname()[:2]
+        self._sites[port] = site
+        return f"{host}:{port}"
+
+    def drop_endpoint(self, address: str) -> None:
+        """Refuse, hang up and stop listening on `address` (its sandbox is gone, or was never used)."""
+        port = _port(address)
+        if port == self._current_port:
+            self._current_port = None
+            self._abandon_parked()
+        self._hang_up(port)
+        site = self._sites.pop(port, None)
+        if site is not None:  # stop() does not wait for anything; a task keeps the callers synchronous
+            stopping = asyncio.ensure_future(_stop(site))
+            self._stopping.add(stopping)
+            stopping.add_done_callback(self._stopping.discard)
 
     async def close(self) -> None:
         self._abandon_parked()
+        self._current_port = None
+        if self._stopping:
+            await asyncio.wait(list(self._stopping))
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        self._sites.clear()
 
-    def reset(self) -> None:
-        """A new runtime process starts: forget the old one's state and hang up its parked poll."""
-        self._abandon_parked()
+    def reset(self, address: str) -> None:
+        """A new runtime process starts on `address`: retire the old endpoint and forget the old state."""
+        self.retire()
         self.core = RuntimeApiCore()
+        self._current_port = _port(address)
+
+    def retire(self) -> None:
+        """The current runtime is gone (killed, crashed): nothing reaches the core until the next `reset`."""
+        if self._current_port is not None:
+            self.drop_endpoint(f"127.0.0.1:{self._current_port}")
+        self._abandon_parked()
+
+    def _hang_up(self, port: int) -> None:
+        server = self._runner.server if self._runner is not None else None
+        for handler in server.connections if server is not None else ():
+            transport = handler.transport
+            if transport is not None and _local_port(transport) == port:
+                transport.abort()
+
+    def _current(self, request: web.Request) -> bool:
+        transport = request.transport
+        return transport is not None and _local_port(transport) == self._current_port
 
     def _abandon_parked(self) -> None:
         for future in self._parked.values():
@@ -112,6 +183,8 @@ class RuntimeApiServer:
                 self._on_effect(effect)
 
     async def _next(self, request: web.Request) -> web.StreamResponse:
+        if not self._current(request):
+            return _stale_reply(request)
         token = next(self._tokens)
         core = self.core
         future: asyncio.Future[web.StreamResponse] = asyncio.get_running_loop().create_future()
@@ -130,6 +203,8 @@ class RuntimeApiServer:
             raise
 
     async def _response(self, request: web.Request) -> web.StreamResponse:
+        if not self._current(request):
+            return _stale_reply(request)
         token = next(self._tokens)
         body, size = await _read_capped(request)
         effects = self.core.response_posted(
@@ -143,6 +218,8 @@ class RuntimeApiServer:
         return self._reply_for(token, effects)
 
     async def _error(self, request: web.Request) -> web.StreamResponse:
+        if not self._current(request):
+            return _stale_reply(request)
         token = next(self._tokens)
         body, _ = await _read_capped(request)
         effects = self.core.error_posted(
@@ -151,6 +228,8 @@ class RuntimeApiServer:
         return self._reply_for(token, effects)
 
     async def _init_error(self, request: web.Request) -> web.StreamResponse:
+        if not self._current(request):
+            return _stale_reply(request)
         token = next(self._tokens)
         body, _ = await _read_capped(request)
         effects = self.core.init_error_posted(token, body, request.headers.get(_ERROR_TYPE_HEADER))
