@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
-from coldlab.errors import UsageError
+from coldlab.errors import InvalidParameterValue, UsageError
 
 MEMORY_MIN_MB = 128
 MEMORY_MAX_MB = 10240
@@ -27,6 +27,30 @@ DEFAULT_ACCOUNT = "123456789012"
 ARCHITECTURES = ("x86_64", "arm64")
 _FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ENV_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# Names Lambda sets itself and refuses in a function's configuration (reference lambda-contract §6: the
+# reserved rows, the credentials and the runtime's own variables). TZ, LANG, PATH and LD_LIBRARY_PATH
+# may be set; coldlab's platform/envvars.py keeps the same list to put Lambda's values over the function's.
+RESERVED_ENV_KEYS = frozenset(
+    {
+        "_HANDLER",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -74,6 +98,14 @@ class FunctionConfig:
             raise UsageError(
                 f"function name {self.function_name!r} is invalid",
                 "use 1-64 letters, digits, '-' or '_'",
+            )
+        reserved = sorted(RESERVED_ENV_KEYS.intersection(self.environment))
+        if reserved:  # Lambda's own words (InvalidParameterValueException), for `serve` to send as they are
+            raise InvalidParameterValue(
+                "Lambda was unable to configure your environment variables because the environment "
+                "variables you have provided contains reserved keys that are currently not supported for "
+                f"modification. Reserved keys used in this request: {', '.join(reserved)}",
+                hint="rename them: Lambda sets these itself",
             )
         for key in self.environment:
             if not _ENV_KEY.match(key):

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from coldlab.config import FunctionConfig, parse_env_pairs
-from coldlab.errors import UsageError
+from coldlab.config import RESERVED_ENV_KEYS, FunctionConfig, parse_env_pairs
+from coldlab.errors import InvalidParameterValue, UsageError
+from coldlab.platform import envvars
 
 
 def test_defaults_are_lambdas() -> None:
@@ -39,3 +40,40 @@ def test_env_pairs() -> None:
 def test_env_size_limit() -> None:
     with pytest.raises(UsageError, match="Lambda allows 4096"):
         FunctionConfig.create("/code", environment={"BIG": "x" * 5000})
+
+
+@pytest.mark.parametrize("key", ["AWS_LAMBDA_RUNTIME_API", "_HANDLER", "AWS_REGION", "AWS_SECRET_ACCESS_KEY"])
+def test_reserved_keys_are_refused_in_lambdas_words(key: str) -> None:
+    with pytest.raises(InvalidParameterValue) as info:
+        FunctionConfig.create("/code", environment={"MINE": "1", key: "x"})
+    assert info.value.message == (
+        "Lambda was unable to configure your environment variables because the environment variables you "
+        "have provided contains reserved keys that are currently not supported for modification. "
+        f"Reserved keys used in this request: {key}"
+    )
+    assert info.value.exit_code == 2
+    assert info.value.code == "InvalidParameterValueException"
+    assert info.value.body()["message"] == info.value.message  # what `serve` sends carries no CLI hint
+
+
+def test_every_reserved_key_is_named_once_sorted() -> None:
+    with pytest.raises(
+        InvalidParameterValue, match=r"request: AWS_DEFAULT_REGION, LAMBDA_TASK_ROOT \(rename"
+    ):
+        FunctionConfig.create("/code", environment={"LAMBDA_TASK_ROOT": "/x", "AWS_DEFAULT_REGION": "y"})
+
+
+def test_the_platform_overrides_exactly_the_names_the_config_refuses() -> None:
+    assert RESERVED_ENV_KEYS == envvars.RESERVED
+
+
+@pytest.mark.parametrize(
+    "key", ["TZ", "LANG", "PATH", "LD_LIBRARY_PATH", "AWS_LAMBDA_EXEC_WRAPPER", "GOMAXPROCS"]
+)
+def test_unreserved_keys_may_be_set(key: str) -> None:
+    assert FunctionConfig.create("/code", environment={key: "x"}).environment[key] == "x"
+
+
+def test_with_changes_validates_the_environment_too() -> None:
+    with pytest.raises(InvalidParameterValue):
+        FunctionConfig.create("/code").with_changes(environment={"_HANDLER": "main"})

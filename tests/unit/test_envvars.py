@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from coldlab.config import FunctionConfig
 from coldlab.platform.envvars import lambda_environment, log_stream_name
 
 
 def test_provided_al2023_environment() -> None:
-    config = FunctionConfig.create(
-        "/code", function_name="fn", memory_mb=512, environment={"MY_VAR": "1", "AWS_REGION": "spoofed"}
+    # not create(): validate() refuses AWS_REGION; the platform must put Lambda's value over it all the same
+    config = FunctionConfig(
+        Path("/code"), function_name="fn", memory_mb=512, environment={"MY_VAR": "1", "AWS_REGION": "spoofed"}
     )
     env = lambda_environment(config, runtime_api="127.0.0.1:9001", task_root="/code", log_stream="s")
     assert env["AWS_LAMBDA_RUNTIME_API"] == "127.0.0.1:9001"
