@@ -1,10 +1,12 @@
 """Warm and cold invoke latency of coldlab's execution environment, on examples/hello-go.
 
-Prints warm round-trip p50/p99 over N invokes (invoke accepted → answer, freeze/thaw included), and for
+Prints warm round-trip p50/p99 over N invokes (invoke accepted → answer, a thaw and a freeze in each), and for
 cold invokes the platform's own overhead (invoke accepted → bootstrap exec'd) separately from the function's
 init (exec → first /next): with the sandbox prepared before the invoke (coldlab's default, as Lambda keeps
 sandboxes ready) and with the sandbox made on the invoke's path (cgroups, zygote fork, mounts, user switch).
-Baseline in the same run: a bare HTTP round trip on loopback with aiohttp.
+Baseline in the same run: a bare HTTP round trip on loopback with aiohttp. The warm loop counts the freezes:
+after every invoke (outside the timed span) it reads the sandbox's freezer state from the kernel and counts
+it when it says FROZEN, beside the environment's own freeze counter.
 Targets (issue 2): warm p50 <= 1 ms, p99 <= 3 ms; platform cold overhead <= 5 ms. Never fails on time.
 
     .venv/bin/python benchmarks/invoke_latency.py [--warm 2000] [--cold 30] [--memory 1769]
@@ -65,19 +67,32 @@ async def loopback_baseline(n: int) -> list[float]:
     return times
 
 
+def freezer_state(env: Environment) -> str:
+    """What the kernel says of the sandbox's freezer cgroup ("" where there is none: another host)."""
+    dirs = getattr(env._sandbox, "cgroup_dirs", {})
+    state = Path(dirs["freezer"]) / "freezer.state" if "freezer" in dirs else None
+    return state.read_text().strip() if state is not None else ""
+
+
 async def measure(code: Path, memory: int, warm: int, cold: int) -> None:
     config = FunctionConfig.create(code, memory_mb=memory)
     warm_times, durations = [], []
+    frozen_seen = 0
     async with Environment(config) as env:
         print(f"fidelity: {env.fidelity.as_dict()}")
         await env.invoke(b"{}")
+        counted = env.freezes
         for _ in range(warm):
             start = time.perf_counter()
             result = await env.invoke(b'{"name":"bench"}')
             warm_times.append((time.perf_counter() - start) * 1000)
             durations.append(result.duration_ms)
-    show("warm round trip (accepted -> answer)", warm_times)
+            frozen_seen += freezer_state(env) == "FROZEN"
+        freezes = env.freezes - counted
+    show("warm round trip (accepted -> answer, thaw + freeze)", warm_times)
     show("warm REPORT Duration", durations)
+    print(f"freezes in the warm loop: {freezes} by the environment, {frozen_seen} seen FROZEN in the kernel, "
+          f"of {warm} invokes")
     overheads = {}
     for prepared in (True, False):
         platform, to_next, init, cold_total = [], [], [], []

@@ -54,11 +54,6 @@ def _stale_reply(request: web.Request) -> web.Response:
     return response
 
 
-async def _stop(site: web.SockSite) -> None:
-    with contextlib.suppress(RuntimeError):  # the runner's clean-up stopped it first
-        await site.stop()
-
-
 def _port(address: str) -> int:
     return int(address.rpartition(":")[2])
 
@@ -77,9 +72,8 @@ class RuntimeApiServer:
         self._tokens = itertools.count(1)
         self._parked: dict[int, asyncio.Future[web.StreamResponse]] = {}
         self._runner: web.AppRunner | None = None
-        self._sites: dict[int, web.SockSite] = {}  # port -> its listener
+        self._listeners: dict[int, asyncio.Server] = {}  # port -> its listening server
         self._current_port: int | None = None  # the endpoint whose requests reach the core
-        self._stopping: set[asyncio.Future[None]] = set()
 
     async def start(self) -> None:
         """Set the application up; endpoints are opened per sandbox with `open_endpoint`."""
@@ -94,18 +88,19 @@ class RuntimeApiServer:
 
     async def open_endpoint(self) -> str:
         """Listen on a new port of 127.0.0.1 for one sandbox; `host:port` for its AWS_LAMBDA_RUNTIME_API."""
-        if self._runner is None:
+        protocol = self._runner.server if self._runner is not None else None
+        if protocol is None:
             raise RuntimeApiError("the Runtime API server is not started")
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.bind(("127.0.0.1", 0))
-            site = web.SockSite(self._runner, sock)
-            await site.start()
+            # Our own listener for the runner's protocol (not a TCPSite), so closing it is synchronous.
+            listener = await asyncio.get_running_loop().create_server(protocol, sock=sock)
         except OSError as exc:
             sock.close()
             raise RuntimeApiError(f"could not start the Runtime API on 127.0.0.1: {exc}") from exc
         host, port = sock.getsockname()[:2]
-        self._sites[port] = site
+        self._listeners[port] = listener
         return f"{host}:{port}"
 
     def drop_endpoint(self, address: str) -> None:
@@ -114,22 +109,19 @@ class RuntimeApiServer:
         if port == self._current_port:
             self._current_port = None
             self._abandon_parked()
+        listener = self._listeners.pop(port, None)
+        if listener is not None:
+            listener.close()
         self._hang_up(port)
-        site = self._sites.pop(port, None)
-        if site is not None:  # stop() does not wait for anything; a task keeps the callers synchronous
-            stopping = asyncio.ensure_future(_stop(site))
-            self._stopping.add(stopping)
-            stopping.add_done_callback(self._stopping.discard)
 
     async def close(self) -> None:
         self._abandon_parked()
         self._current_port = None
-        if self._stopping:
-            await asyncio.wait(list(self._stopping))
+        for port in list(self._listeners):
+            self.drop_endpoint(f"127.0.0.1:{port}")
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        self._sites.clear()
 
     def reset(self, address: str) -> None:
         """A new runtime process starts on `address`: retire the old endpoint and forget the old state."""
