@@ -176,3 +176,12 @@ def test_weighted_events_split_the_invocations(hello: Path, tmp_path: Path) -> N
         assert (size["invocations"], size["errors"]) == (5, 1)  # 3 of 4 warm slots succeed, 1 fails; cold ok
     # A payload that fails at every size does not rule every size out.
     assert doc["analysis"]["architectures"][0]["eligible_mb"] == [128, 256]
+
+
+@pytest.mark.parametrize("n", ["0", "-3"])
+def test_fewer_than_one_warm_invocation_is_refused_in_one_line(tmp_path: Path, n: str) -> None:
+    done = coldlab("tune", str(tmp_path), "--memory", "128,512", "-n", n, "--dry-run")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"coldlab: error: -n {n}: a recommendation needs at least one warm invocation")

@@ -107,14 +107,14 @@ def test_document_csv_and_chart(tmp_path: Path) -> None:
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_cold_invocations_get_the_users_event_even_without_warm_ones(tmp_path: Path) -> None:
+def test_cold_invocations_get_the_users_event(tmp_path: Path) -> None:
     event = tmp_path / "event.json"
     event.write_text('{"name": "cold"}')
-    plan = build_plan(Target("local", code=tmp_path), memory="128", invocations=0, cold=2, event=str(event))
+    plan = build_plan(Target("local", code=tmp_path), memory="128", invocations=1, cold=2, event=str(event))
     backend = FakeBackend()
     asyncio.run(execute(plan, backend))
     work = backend.work[0]
-    assert work.events == () and work.cold == 2
+    assert work.events == (b'{"name": "cold"}',) and work.cold == 2
     assert work.event(0) == work.event(5) == b'{"name": "cold"}'
     cycling = SizeWork(128, (b"a", b"b"), cold=1, parallel=1, timeout_s=3)
     assert [cycling.event(i) for i in range(3)] == [b"a", b"b", b"a"]

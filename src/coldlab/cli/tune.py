@@ -111,7 +111,7 @@ def _print_human(execution: Execution, analysis: Analysis, notes: list[str]) -> 
 @click.option("--target", metavar="aws:FUNCTION[:REGION]", help="Tune a real Lambda function instead of PATH")
 @click.option("--memory", default=",".join(map(str, DEFAULT_MEMORY)), show_default=True,
               help="Comma-separated memory sizes in MB (128-10240)")
-@click.option("-n", "--invocations", type=click.IntRange(min=0), default=50, show_default=True,
+@click.option("-n", "--invocations", type=int, default=50, show_default=True,
               help="Warm invocations per memory size (cold ones come on top)")
 @click.option("--event", metavar="FILE|-", help="Event JSON for every invocation [default: {}]")
 @click.option("--events", type=click.Path(path_type=Path), metavar="FILE",

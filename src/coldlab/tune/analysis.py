@@ -126,7 +126,8 @@ def _arch_result(
     front = pareto_front(eligible)
     knee_point = knee(front)
     choice = picks[strategy]
-    text = explain(choice, picks["cost"], picks["speed"])
+    p50 = {s.memory_mb: s.warm_duration.p50 if s.warm_duration else None for s in stats}
+    text = explain(choice, picks["cost"], picks["speed"], eligible, p50)
     if knee_point is not None and knee_point.memory_mb != choice.memory_mb:
         text += f" The knee of the cost/speed trade-off is {knee_point.memory_mb} MB."
     return ArchResult(
@@ -162,6 +163,10 @@ def analyse(
         f"{s.memory_mb} MB: {s.errors} of {s.invocations} invocations failed "
         f"({', '.join(f'{k} x{v}' for k, v in s.error_types.items())})"
         for s in stats if s.errors
+    ]
+    extra += [
+        f"{s.memory_mb} MB: no warm invocation succeeded; its speed and cost rest on cold starts only"
+        for s in stats if s.warm_duration is None and s.cold_duration is not None
     ]
     results = tuple(
         _arch_result(

@@ -226,8 +226,12 @@ def build_plan(
 ) -> Plan:
     """Validate every input and fix the plan; raises UsageError/EventError on bad input."""
     sizes = parse_memory(memory)
-    if invocations < 0:
-        raise UsageError(f"-n {invocations} is negative", "give the number of warm invocations per size")
+    if invocations < 1:
+        # a pick from cold starts alone would rank sizes by init time, not by what most invocations see
+        raise UsageError(
+            f"-n {invocations}: a recommendation needs at least one warm invocation per memory size",
+            "give -n 1 or more; cold invocations come on top with --cold",
+        )
     if parallel < 1:
         raise UsageError(f"--parallel {parallel} must be at least 1")
     if cold < 0:
@@ -244,11 +248,11 @@ def build_plan(
         raise UsageError("--event and --events cannot be used together", "pick one")
     if events is not None:
         weighted = load_weighted(events)
-        slots = expand_weighted(weighted, invocations) if invocations else [weighted[0][0]]
+        slots = expand_weighted(weighted, invocations)
         labels = tuple(f"{events}[{i}] weight {w:g}" for i, (_, w) in enumerate(weighted))
     else:
         payload = read_event(event)  # a file, '-' for stdin, or None for {}
-        slots = [payload] * max(invocations, 1)
+        slots = [payload] * invocations
         labels = (event if event is not None else "{}",)
     return Plan(
         target=target,
