@@ -56,6 +56,7 @@ class GoSourceBuilder:
         # Build beside the target and rename into place, so a half-written binary is never a cache hit
         # and two servers building the same source at once both end with one complete entry.
         scratch = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
+        scratch.chmod(0o755)  # mkdtemp makes it 0700; a code directory is world-readable like /var/task
         try:
             gotool.build(spec, scratch / "bootstrap", go=go)
             try:
