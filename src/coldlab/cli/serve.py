@@ -1,0 +1,181 @@
+"""`coldlab serve`: a local Lambda platform for many functions and environments, speaking the AWS API."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from coldlab.config import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
+from coldlab.errors import UsageError
+from coldlab.platform.limits import ACCOUNT_MAX, KeepAlive, default_account_limit
+from coldlab.platform.pool import PoolEvent
+from coldlab.platform.spec import FunctionSpec, spec_from_path
+
+PREFIX = "coldlab serve:"
+
+
+def _say(text: str) -> None:
+    sys.stderr.write(f"{PREFIX} {text}\n")
+    sys.stderr.flush()
+
+
+def _log_sink(name: str) -> Callable[[str], None]:
+    def sink(line: str) -> None:
+        sys.stderr.write(f"{name} | {line}\n")
+
+    return sink
+
+
+_EVENT_LINES = {
+    "cold-start": "cold start: {e.function} {e.version} environment {e.env_id} ({e.detail})",
+    "reclaim": "reclaimed: {e.function} {e.version} environment {e.env_id} ({e.detail})",
+    "drained": "draining {e.function}: {e.detail} of the old configuration finish, then close",
+    "provisioned": "provisioned concurrency ready: {e.function}:{e.version} ({e.detail})",
+    "provisioning-failed": "provisioned concurrency FAILED: {e.function}:{e.version} ({e.detail})",
+    "event-failed": "Event invoke of {e.function} not run: {e.detail}",
+}  # throttles are counted in the status JSON, not printed one by one
+
+
+def _event_line(event: PoolEvent) -> str | None:
+    line = _EVENT_LINES.get(event.kind)
+    return None if line is None else line.format(e=event)
+
+
+def _on_event(event: PoolEvent) -> None:
+    line = _event_line(event)
+    if line is not None:
+        _say(line)
+
+
+def _specs(
+    template: Path | None, overrides: tuple[str, ...], paths: tuple[Path, ...], memory_mb: int, timeout_s: int
+) -> list[FunctionSpec]:
+    specs: list[FunctionSpec] = []
+    if template is not None:
+        from coldlab.template import load_template, parse_parameter_overrides
+
+        loaded = load_template(template, parse_parameter_overrides(overrides))
+        for warning in loaded.warnings:
+            _say(f"warning: {warning}")
+        specs.extend(loaded.functions)
+    elif overrides:
+        raise UsageError("--parameter-overrides needs --template", "give the SAM template with --template")
+    specs.extend(spec_from_path(path, memory_mb=memory_mb, timeout_s=timeout_s) for path in paths)
+    seen: dict[str, str] = {}
+    for spec in specs:
+        if spec.name in seen:
+            raise UsageError(
+                f"two functions are named {spec.name!r} ({seen[spec.name]} and {spec.source})",
+                "give each function its own name (rename a directory or set FunctionName)",
+            )
+        seen[spec.name] = spec.source
+    return specs
+
+
+async def _serve(
+    specs: list[FunctionSpec], *, host: str, port: int, account_limit: int, keep_alive: KeepAlive, url: bool
+) -> None:
+    from coldlab.gateway.server import Gateway
+    from coldlab.platform.service import LambdaService
+
+    service = LambdaService(
+        account_limit=account_limit, keep_alive=keep_alive, log_sinks=_log_sink, on_event=_on_event
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    gateway: Gateway | None = None
+    try:
+        gateway = Gateway(service, specs, url_for_all=url)
+        address = await gateway.start(host, port)
+        for spec in specs:
+            await service.add_spec(spec)
+        _say(f"listening on {address}")
+        _say(f"account concurrency {account_limit}; keep-alive {keep_alive.describe()}")
+        _say("an idle environment is reused most recently idle first; a new one is a cold start")
+        urls = gateway.urls.url_paths()
+        for spec in specs:
+            where = f" url {address}{urls[spec.name]}" if spec.name in urls else ""
+            _say(f"function {spec.name} ({spec.config.memory_mb} MB, {spec.config.timeout_s} s){where}")
+        await stop.wait()
+        _say("shutting down")
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        if gateway is not None:
+            await gateway.stop()
+        count = len(service.pool.slots())
+        await service.close()
+        _say(f"stopped: {count} environments shut down")
+
+
+@click.command("serve")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--template", type=click.Path(path_type=Path), help="AWS SAM template (template.yaml)")
+@click.option(
+    "--parameter-overrides", "overrides", multiple=True, metavar="K=V", help="Template parameter value"
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=3001, show_default=True, help="0 picks a free port"
+)
+@click.option(
+    "--memory",
+    "memory_mb",
+    type=int,
+    default=DEFAULT_MEMORY_MB,
+    show_default=True,
+    help="MB, for PATH functions",
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=int,
+    default=DEFAULT_TIMEOUT_S,
+    show_default=True,
+    help="s, for PATH functions",
+)
+@click.option(
+    "--keep-alive",
+    "keep_alive",
+    default="300,420",
+    show_default=True,
+    metavar="S|MIN,MAX",
+    help="Idle seconds before an environment is reclaimed (MIN,MAX: drawn per environment)",
+)
+@click.option(
+    "--max-concurrency",
+    type=click.IntRange(1, ACCOUNT_MAX),
+    default=None,
+    help="Account concurrency limit [default: what this machine's memory holds, at most 1000]",
+)
+@click.option("--url", is_flag=True, help="Give every function a function URL")
+def command(
+    *,
+    paths: tuple[Path, ...],
+    template: Path | None,
+    overrides: tuple[str, ...],
+    host: str,
+    port: int,
+    memory_mb: int,
+    timeout_s: int,
+    keep_alive: str,
+    max_concurrency: int | None,
+    url: bool,
+) -> None:
+    """Serve functions (a SAM --template and/or PATHs: directories or zips holding `bootstrap`) on the
+    AWS Lambda API, for boto3, the AWS CLI (--endpoint-url) and curl (function URLs).
+
+    Ctrl-C or SIGTERM shuts every environment down.
+    """
+    alive = KeepAlive.parse(keep_alive)
+    specs = _specs(template, overrides, paths, memory_mb, timeout_s)
+    largest = max((spec.config.memory_mb for spec in specs), default=DEFAULT_MEMORY_MB)
+    limit = max_concurrency or default_account_limit(largest)
+    asyncio.run(_serve(specs, host=host, port=port, account_limit=limit, keep_alive=alive, url=url))

@@ -1,0 +1,71 @@
+"""The gateway's HTTP server: the Invoke API, the control plane, the status JSON and the function URLs.
+
+One aiohttp application on one port. The AWS API paths are registered first, so they win over the
+template's HttpApi/Api routes that the URL gateway adds at the root.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterable
+
+from aiohttp import web
+
+from coldlab.errors import UsageError
+from coldlab.gateway.control import ControlPlane
+from coldlab.gateway.invoke_api import invoke_handler
+from coldlab.gateway.status import status
+from coldlab.gateway.urls import UrlGateway
+from coldlab.gateway.wire import api_errors, json_response
+from coldlab.platform.service import LambdaService
+from coldlab.platform.spec import FunctionSpec
+
+CREATE_MAX_BYTES = 70167211  # the largest CreateFunction request AWS takes (serve §2.1)
+
+
+class Gateway:
+    """Serves `service` over HTTP; `start()` binds, `stop()` closes the listener (not the service)."""
+
+    def __init__(
+        self, service: LambdaService, specs: Iterable[FunctionSpec] = (), *, url_for_all: bool = False
+    ):
+        self.service = service
+        self.app = web.Application(middlewares=[api_errors], client_max_size=CREATE_MAX_BYTES)
+        self.app.router.add_post("/2015-03-31/functions/{name}/invocations", invoke_handler(service))
+        ControlPlane(service).add_routes(self.app)
+        self.app.router.add_get("/_coldlab/status", self._status)
+        self.urls = UrlGateway(service.invoke_function, specs, url_for_all=url_for_all)
+        self.urls.add_routes(self.app)
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def _status(self, request: web.Request) -> web.Response:
+        return json_response(status(self.service))
+
+    async def start(self, host: str = "127.0.0.1", port: int = 3001) -> str:
+        """Listen; the URL it listens on (port 0 picks a free port). A port in use is bad input."""
+        runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            if exc.errno == errno.EADDRINUSE:
+                raise UsageError(
+                    f"port {port} on {host} is already in use",
+                    "stop the other server or pick another --port (0 picks a free one)",
+                ) from exc
+            raise UsageError(
+                f"cannot listen on {host}:{port}: {exc.strerror}", "check --host and --port"
+            ) from exc
+        self._runner = runner
+        server = runner.addresses[0]
+        self.port = int(server[1])
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{self.port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None

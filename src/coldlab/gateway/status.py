@@ -1,0 +1,85 @@
+"""`GET /_coldlab/status`: functions, versions and every environment with its state, as JSON.
+
+Environment states: initializing (a cold start or a provisioned init under way), busy, idle-frozen, new,
+closed; `kind` says provisioned or on-demand. Counts per function: invokes, cold starts, throttles (with
+their reasons), spillovers (provisioned all busy), reclaims.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from coldlab.platform.pool import Slot
+from coldlab.platform.registry import Function
+from coldlab.platform.service import LambdaService
+
+SCHEMA = "coldlab.serve.status/1"
+
+
+def _environment(slot: Slot) -> dict[str, Any]:
+    return {
+        "id": slot.env.id,
+        "version": slot.version.version,
+        "generation": slot.version.generation,
+        "state": slot.describe(),
+        "kind": "provisioned" if slot.provisioned_for is not None else "on-demand",
+        "qualifier": slot.provisioned_for,
+        "invokes": slot.invokes,
+        "draining": slot.retired,
+        "keep_alive_s": round(slot.keep_alive_s, 1)
+        if slot.provisioned_for is None and slot.keep_alive_s
+        else None,
+    }
+
+
+def _function(service: LambdaService, function: Function) -> dict[str, Any]:
+    counts = service.pool.count(function.name)
+    latest = function.latest
+    return {
+        "name": function.name,
+        "arn": function.arn(),
+        "state": function.state,
+        "last_update_status": function.last_update,
+        "memory_mb": latest.config.memory_mb,
+        "timeout_s": latest.config.timeout_s,
+        "generation": latest.generation,
+        "reserved_concurrency": function.reserved,
+        "concurrency": service.pool.concurrency(function.name),
+        "versions": ["$LATEST", *function.versions],
+        "aliases": {name: alias.function_version for name, alias in function.aliases.items()},
+        "provisioned": [
+            {
+                "qualifier": config.qualifier,
+                "version": config.version,
+                "requested": config.requested,
+                "allocated": config.allocated,
+                "available": config.available,
+                "status": config.status,
+                "status_reason": config.status_reason,
+            }
+            for config in function.provisioned.values()
+        ],
+        "counts": {
+            "invokes": counts.invokes,
+            "cold_starts": counts.cold_starts,
+            "throttles": counts.throttles,
+            "throttle_reasons": dict(counts.by_reason),
+            "spillovers": counts.spillovers,
+            "reclaims": counts.reclaims,
+        },
+        "environments": [_environment(slot) for slot in service.pool.slots(function.name)],
+    }
+
+
+def status(service: LambdaService) -> dict[str, Any]:
+    pool = service.pool
+    return {
+        "schema": SCHEMA,
+        "account": {
+            "concurrency_limit": pool.account_limit,
+            "unreserved": pool.account_limit - sum(f.reserved or 0 for f in service.registry),
+            "keep_alive": pool.keep_alive.describe(),
+            "event_invokes": service.event_invokes,
+        },
+        "functions": [_function(service, function) for function in service.registry],
+    }
