@@ -54,7 +54,7 @@ def run(code: Path, mb: int, as_json: bool, tmp: Path) -> tuple[float, int, floa
     lines = -1
     if as_json:
         (invocation,) = json.loads(out_path.read_bytes())["invocations"]
-        lines = invocation["dropped_log_lines"] + len(invocation["log_lines"]) - 4  # INIT_START START END REPORT
+        lines = invocation["dropped_log_lines"] + len(invocation["log_lines"]) - 4  # 4 platform lines
     return usage.ru_maxrss / 1024, lines, elapsed, os.waitstatus_to_exitcode(status)
 
 
