@@ -87,24 +87,7 @@ def load_template(
     merged: dict[str, LocMap] = {}
     for logical, resource in functions.items():
         where = places[logical]
-        properties = resource.get("Properties", LocMap())
-        if not isinstance(properties, LocMap):
-            raise where.at(resource, "Properties").error(
-                "Properties must be a mapping", "indent the properties"
-            )
-        known = LAMBDA_FUNCTION_PROPERTIES
-        if resource["Type"] == "AWS::Serverless::Function":
-            known = SERVERLESS_FUNCTION_PROPERTIES
-            properties = apply_globals(
-                globals_map, properties, resource.get("IgnoreGlobals"), where.at(resource, "IgnoreGlobals")
-            )
-        for key in properties:
-            if key not in known:
-                warnings.append(
-                    where.child("Properties")
-                    .at(properties, key)
-                    .warning(f"{key!r} is not a property of {resource['Type']} (ignored; check the spelling)")
-                )
+        properties = _function_properties(resource, where, globals_map, warnings)
         merged[logical] = properties
         name = properties.get("FunctionName")
         resolved = (
@@ -131,6 +114,27 @@ def load_template(
         )
     _check_unique(specs)
     return TemplateResult(tuple(specs), tuple(warnings))
+
+
+def _function_properties(resource: LocMap, where: Where, globals_map: LocMap, warnings: list[str]) -> LocMap:
+    """The resource's Properties with Globals merged in (Serverless only); unknown keys are warned about."""
+    properties = resource.get("Properties", LocMap())
+    if not isinstance(properties, LocMap):
+        raise where.at(resource, "Properties").error("Properties must be a mapping", "indent the properties")
+    serverless = resource["Type"] == "AWS::Serverless::Function"
+    known = SERVERLESS_FUNCTION_PROPERTIES if serverless else LAMBDA_FUNCTION_PROPERTIES
+    for key in properties:  # the resource's own keys: Globals' keys were checked once already
+        if key not in known:
+            warnings.append(
+                where.child("Properties")
+                .at(properties, key)
+                .warning(f"{key!r} is not a property of {resource['Type']} (ignored; check the spelling)")
+            )
+    if not serverless:
+        return properties
+    return apply_globals(
+        globals_map, properties, resource.get("IgnoreGlobals"), where.at(resource, "IgnoreGlobals")
+    )
 
 
 def _resources(template: LocMap, root: Where) -> LocMap:
