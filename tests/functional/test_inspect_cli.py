@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -139,7 +140,11 @@ def _bad_inputs(tmp: Path, good: Path) -> dict[str, Path]:
     pe.write_bytes(b"MZ" + b"\0" * 4000)
     empty = tmp / "empty"
     empty.write_bytes(b"")
+    fifo = tmp / "fifo"
+    os.mkfifo(fifo)  # opening it for reading would wait for a writer forever
     return {
+        "fifo": fifo,
+        "device": Path("/dev/zero"),
         "missing": tmp / "nope",
         "directory": tmp,
         "text": text,
@@ -152,12 +157,17 @@ def _bad_inputs(tmp: Path, good: Path) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize(
-    "kind", ["missing", "directory", "text", "truncated", "macho", "pe", "empty", "non-go-elf"]
+    "kind",
+    ["missing", "directory", "text", "truncated", "macho", "pe", "empty", "non-go-elf", "fifo", "device"],
 )
 def test_bad_input_is_one_line_exit_2(stripped: Path, tmp_path: Path, kind: str) -> None:
     path = _bad_inputs(tmp_path, stripped)[kind]
-    proc = subprocess.run(
-        [sys.executable, "-m", "coldlab", "inspect", str(path)], capture_output=True, text=True, check=False
+    proc = subprocess.run(  # the timeout only guards against a hang (a FIFO read blocks)
+        [sys.executable, "-m", "coldlab", "inspect", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
@@ -172,8 +182,27 @@ def test_bad_input_is_one_line_exit_2(stripped: Path, tmp_path: Path, kind: str)
         "pe": "PE",
         "empty": "not an ELF",
         "non-go-elf": "Go build info",
+        "fifo": "is a FIFO (named pipe), not a regular file",
+        "device": "is a character device, not a regular file",
     }[kind]
     assert expected in lines[0]
+
+
+def test_a_fifo_given_to_diff_is_refused_not_waited_on(stripped: Path, tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    proc = subprocess.run(
+        [sys.executable, "-m", "coldlab", "inspect", "--diff", str(fifo), str(stripped)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"coldlab: error: {fifo}: is a FIFO (named pipe), not a regular file "
+        "(pass the binary itself, a file on disk such as path/to/bootstrap)"
+    ]
 
 
 def test_init_trace_runs_the_bootstrap(full: Path) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from coldlab.errors import UsageError
+from coldlab.inspect.elf import open_regular
+from coldlab.inspect.errors import BinaryError
 from coldlab.inspect.model import SCHEMA
 
 DIFF_SCHEMA = "coldlab.inspect-diff/1"
@@ -45,14 +48,16 @@ class Diff:
 def load_report_json(path: Path) -> dict[str, Any] | None:
     """A saved `--json` report, or None when `path` is not JSON (then it is treated as a binary)."""
     try:
-        with path.open("rb") as f:
-            head = f.read(1)
-    except OSError:
-        return None
-    if head not in (b"{", b" ", b"\n"):
-        return None
+        fd = open_regular(path)
+    except BinaryError:
+        return None  # missing, unreadable or not a regular file: the binary reader says which
+    with os.fdopen(fd, "rb") as f:
+        head = f.read(1)
+        if head not in (b"{", b" ", b"\n"):
+            return None
+        raw = head + f.read()
     try:
-        data: dict[str, Any] = json.loads(path.read_text())
+        data: dict[str, Any] = json.loads(raw.decode())
     except (ValueError, UnicodeDecodeError) as exc:
         raise UsageError(
             f"{path}: not valid JSON ({exc})", "pass a binary or a saved `coldlab inspect --json`"

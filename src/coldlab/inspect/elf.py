@@ -12,6 +12,7 @@ import contextlib
 import io
 import mmap
 import os
+import stat
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -110,6 +111,40 @@ class SymbolTable:
         return None
 
 
+def open_regular(path: Path) -> int:
+    """A read-only descriptor of `path` if it is a regular file; BinaryError otherwise.
+
+    Opened with O_NONBLOCK so that a FIFO (or a device) is refused instead of waiting for a writer, and
+    checked with fstat on the descriptor itself, so the file cannot be swapped between check and read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise BinaryError(
+            f"{path}: cannot be read ({exc.strerror})", "check the path and its permissions"
+        ) from exc
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise BinaryError(
+            f"{path}: is a {_file_kind(mode)}, not a regular file",
+            "pass the binary itself, a file on disk such as path/to/bootstrap",
+        )
+    os.set_blocking(fd, True)
+    return fd
+
+
+def _file_kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISDIR, "directory"),
+        (stat.S_ISFIFO, "FIFO (named pipe)"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+    )
+    return next((name for test, name in kinds if test(mode)), "special file")
+
+
 CHUNK = 1 << 20  # bytes per read of the streaming pass: bounds its memory to a few MiB
 
 
@@ -149,16 +184,6 @@ class ElfImage:
             raise corrupt(path, f"the ELF headers are damaged ({type(exc).__name__}: {exc})") from exc
         finally:
             stream.close()
-        needed_size = max(
-            [s.end for s in self.sections if s.size]
-            + [g.offset + g.file_size for g in self.segments if g.file_size]
-        )
-        if needed_size > self.size:
-            raise BinaryError(
-                f"{path}: truncated or corrupt: its ELF headers point to byte {needed_size}, "
-                f"past the end of the file ({self.size} bytes)",
-                "copy or download the binary again",
-            )
         if self.machine not in _SUPPORTED:
             raise BinaryError(
                 f"{path}: an ELF file for {self.machine}, not amd64 or arm64",
@@ -177,12 +202,7 @@ class ElfImage:
                 f"{path}: is a directory, expected a Go executable",
                 "pass the binary itself, e.g. path/to/bootstrap",
             )
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError as exc:
-            raise BinaryError(
-                f"{path}: cannot be read ({exc.strerror})", "check the path and its permissions"
-            ) from exc
+        fd = open_regular(path)
         try:
             size = os.fstat(fd).st_size
             # mmap cannot map an empty file; such a file fails the magic check right away
@@ -311,7 +331,7 @@ def _check_magic(path: Path, data: Buffer) -> None:
     head = data[:4]
     if head == b"\x7fELF":
         if len(data) < 64:
-            raise corrupt(path, f"only {len(data)} bytes, too short for an ELF header (truncated?)")
+            raise corrupt(path, f"truncated: only {len(data)} bytes, too short for an ELF header")
         return
     if head[:2] == b"MZ":
         raise BinaryError(
@@ -335,19 +355,60 @@ def _check_magic(path: Path, data: Buffer) -> None:
     )
 
 
+# Offsets of the header fields _check_length needs, per ELF class (1: 32-bit, 2: 64-bit): the ELF header's
+# (phoff, shoff, phentsize, phnum, shentsize, shnum), and within one entry (type, offset, size).
+_HEADER = {1: ("I", 0x1C, 0x20, 0x2A, 0x2C, 0x2E, 0x30), 2: ("Q", 0x20, 0x28, 0x36, 0x38, 0x3A, 0x3C)}
+_SECTION = {1: (0x04, 0x10, 0x14, 0x28), 2: (0x04, 0x18, 0x20, 0x40)}  # + the entry's minimum size
+_SEGMENT = {1: (0x04, 0x10, 0x20), 2: (0x08, 0x20, 0x38)}  # p_offset, p_filesz, minimum size
+_SHT_NOBITS = 8
+
+
 def _check_length(path: Path, data: Buffer) -> None:
-    """A truncated file usually loses its section header table first (it sits at the end)."""
-    if data[4] != 2:  # ELFCLASS64; 32-bit files are refused later by machine
-        return
+    """Refuse a file whose own headers say it is longer than it is, before pyelftools reads past the end
+    (which it reports as damage): the header tables, then every section and segment with file bytes."""
+    cls = data[4]
+    if cls not in _HEADER:
+        return  # not a class pyelftools reads either: it says so
     end = "<" if data[5] == 1 else ">"
-    (shoff,) = struct.unpack_from(end + "Q", data, 0x28)
-    shentsize, shnum = struct.unpack_from(end + "HH", data, 0x3A)
-    if shoff + shentsize * shnum > len(data):
-        raise BinaryError(
-            f"{path}: truncated or corrupt: the section header table ends at byte "
-            f"{shoff + shentsize * shnum}, past the end of the file ({len(data)} bytes)",
-            "copy or download the binary again",
-        )
+    word, at_ph, at_sh, at_phsz, at_phn, at_shsz, at_shn = _HEADER[cls]
+    (phoff,) = struct.unpack_from(end + word, data, at_ph)
+    (shoff,) = struct.unpack_from(end + word, data, at_sh)
+    (phentsize,) = struct.unpack_from(end + "H", data, at_phsz)
+    (phnum,) = struct.unpack_from(end + "H", data, at_phn)
+    (shentsize,) = struct.unpack_from(end + "H", data, at_shsz)
+    (shnum,) = struct.unpack_from(end + "H", data, at_shn)
+    size = len(data)
+    for what, start, count, entsize in (
+        ("program header table", phoff, phnum, phentsize),
+        ("section header table", shoff, shnum, shentsize),
+    ):
+        if count and start + count * entsize > size:
+            raise _truncated(path, f"the {what} ends at byte {start + count * entsize}", size)
+    t_off, o_off, s_off, minimum = _SECTION[cls]
+    if shnum and shentsize >= minimum:
+        # (the section-name table sits near the end: a truncated file has lost it, so sections go by index)
+        for k in range(shnum):
+            base = shoff + k * shentsize
+            (kind,) = struct.unpack_from(end + "I", data, base + t_off)
+            (offset,) = struct.unpack_from(end + word, data, base + o_off)
+            (length,) = struct.unpack_from(end + word, data, base + s_off)
+            if kind != _SHT_NOBITS and length and offset + length > size:
+                raise _truncated(path, f"section {k} ends at byte {offset + length}", size)
+    o_off, f_off, minimum = _SEGMENT[cls]
+    if phnum and phentsize >= minimum:
+        for k in range(phnum):
+            base = phoff + k * phentsize
+            (offset,) = struct.unpack_from(end + word, data, base + o_off)
+            (length,) = struct.unpack_from(end + word, data, base + f_off)
+            if length and offset + length > size:
+                raise _truncated(path, f"segment {k} ends at byte {offset + length}", size)
+
+
+def _truncated(path: Path, what: str, size: int) -> BinaryError:
+    return BinaryError(
+        f"{path}: truncated or corrupt: {what}, past the end of the file ({size} bytes)",
+        "copy or download the binary again",
+    )
 
 
 def _sections(elf: ELFFile) -> list[Section]:
