@@ -158,13 +158,19 @@ def test_plain_lambda_functions_receive_no_globals(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("key", ["Role", "Policies", "FunctionName", "Events"])
 def test_properties_that_are_not_globals_are_refused(tmp_path: Path, key: str) -> None:
-    with pytest.raises(TemplateError, match=rf"template.yaml:4: Globals.Function.{key}: {key} cannot be a global"):
+    with pytest.raises(
+        TemplateError, match=rf"template.yaml:4: Globals.Function.{key}: {key} cannot be a global"
+    ):
         load(tmp_path, f"\nGlobals:\n  Function:\n    {key}: x\n" + FUNCTION)
 
 
 def test_an_unknown_globals_key_is_a_warning_and_an_unknown_section_an_error(tmp_path: Path) -> None:
     result = load(tmp_path, "\nGlobals:\n  Function:\n    MemmorySize: 512\n" + FUNCTION)
     assert len(result.warnings) == 1
-    assert "template.yaml:4: Globals.Function.MemmorySize: 'MemmorySize' is not a property" in result.warnings[0]
-    with pytest.raises(TemplateError, match=r"template.yaml:3: Globals.Functions: 'Functions' is not a Globals"):
+    assert (
+        "template.yaml:4: Globals.Function.MemmorySize: 'MemmorySize' is not a property" in result.warnings[0]
+    )
+    with pytest.raises(
+        TemplateError, match=r"template.yaml:3: Globals.Functions: 'Functions' is not a Globals"
+    ):
         load(tmp_path, "\nGlobals:\n  Functions:\n    Timeout: 5\n" + FUNCTION)

@@ -87,7 +87,7 @@ def _local_path(request: CodeRequest, template_dir: Path) -> Path:
         raise where.error(
             f"{name} is missing",
             f"set {name} to the directory holding your Go source or `bootstrap`"
-            + (" (on the function or in Globals.Function)" if name == "CodeUri" else ""),
+            + (", on the function or in Globals.Function" if name == "CodeUri" else ""),
         )
     if isinstance(raw, dict):
         if "ZipFile" in raw:
