@@ -81,15 +81,16 @@ def _zip_member(bundle: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> M
         raise UnpackError(f"{label}: entry {name!r} is encrypted", "zip it again without a password")
     if info.compress_type not in _ZIP_READABLE:
         raise UnpackError(
-            f"{label}: entry {name!r} uses compression method {info.compress_type} (not one zipfile reads)",
-            "rebuild the zip with deflate (zip's default)",
+            f"{label}: entry {name!r} uses compression method {info.compress_type}, "
+            "which coldlab cannot read",
+            "rebuild the zip with deflate, zip's default",
         )
     mode = info.external_attr >> 16
     kind = stat.S_IFMT(mode)
     if kind == stat.S_IFLNK:
         data = b"".join(_zip_chunks(bundle, info, label, MAX_PATH_BYTES + 1))
         return Member(name, "link", mode & 0o777, link=data.decode("utf-8", "surrogateescape"))
-    if info.is_dir() or kind == stat.S_IFDIR:
+    if name.endswith("/") or kind == stat.S_IFDIR:  # (ZipInfo.is_dir fails on an empty name)
         return Member(name, "dir", mode & 0o777)
     if kind not in (0, stat.S_IFREG):
         raise UnpackError(
@@ -120,6 +121,8 @@ def _damaged_entry(label: str, name: str, exc: Exception) -> UnpackError:
         return UnpackError(f"{label}: entry {name!r} fails its CRC-32 check (its data is damaged)", hint)
     if isinstance(exc, EOFError) or "runcated" in text:
         return UnpackError(f"{label}: entry {name!r} is truncated", hint)
+    if isinstance(exc, zlib.error | lzma.LZMAError):
+        return UnpackError(f"{label}: entry {name!r} has damaged compressed data ({text})", hint)
     if isinstance(exc, NotImplementedError):
         return UnpackError(f"{label}: entry {name!r} uses a compression coldlab cannot read ({text})", hint)
     return UnpackError(f"{label}: entry {name!r} is damaged ({type(exc).__name__}: {text})", hint)
