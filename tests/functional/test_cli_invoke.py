@@ -150,9 +150,13 @@ def test_demo_shows_cold_and_warm_reports_at_both_sizes() -> None:
     done = coldlab("demo")
     assert done.returncode == 0, done.stderr
     reports = [line for line in done.stderr.splitlines() if line.startswith("REPORT ")]
-    assert len(reports) == 6
-    assert sum("\tInit Duration: " in line for line in reports) == 2
-    assert sum("\tMemory Size: 1769 MB\t" in line for line in reports) == 3
+    assert len(reports) == 12  # hello-go and hello-aws-lambda-go, cold + 2 warm, at 128 and 1769 MB
+    assert sum("\tInit Duration: " in line for line in reports) == 4
+    assert sum("\tMemory Size: 1769 MB\t" in line for line in reports) == 6
+    rows = [row for row in map(str.split, done.stderr.splitlines()) if row[2:3] == ["MB"] and row[0].startswith("hello-")]
+    assert [(row[0], row[1], row[3]) for row in rows[:6]] == [
+        (name, "128", start) for name in ("hello-go", "hello-aws-lambda-go") for start in ("cold", "warm", "warm")
+    ]
     assert "How to read the REPORT lines" in done.stderr
 
 
