@@ -401,3 +401,58 @@ def test_api_route_errors_are_502_internal_server_error(served: Served) -> None:
     assert (failed.status, failed.body) == (502, b'{"message":"Internal server error"}')
     bare = fetch("GET", f"{served.base}/legacy", headers=respond(b'{"hello":"world"}'))  # REST infers nothing
     assert (bare.status, bare.body) == (502, b'{"message":"Internal server error"}')
+
+
+# --- through `coldlab serve` (a subprocess, its listening line read) ------------------------------------
+
+
+def test_serve_template_routes_and_url_through_the_real_platform(go_build: GoBuilder, tmp_path: Path) -> None:
+    from support.serve import ServeProcess
+
+    hello = go_build("hello-go").parent
+    template = FIXTURE.parent / "serve" / "template.yaml"
+    args = ("--template", str(template), "--parameter-overrides", f"PrebuiltCode={hello}")
+    # the template's Go build lands in the test's directory; Go's own build cache stays the shared one
+    cache = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "GOCACHE": str(Path.home() / ".cache" / "go-build")}
+    with ServeProcess(*args, env=cache) as serve:
+        assert any(line.endswith(f"url {serve.url}/lambda-url/hello/") for line in serve.lines)
+        # the URL targets the alias (`live`, provisioned) and hello-go's bare JSON answer is the body
+        url = curl(tmp_path, f"{serve.url}/lambda-url/hello/any/path")
+        assert (url.status, url.header("content-type")) == (200, "application/json")
+        assert url.json()["message"] == "hello, world"
+        route = curl(tmp_path, f"{serve.url}/hello/ann")  # HttpApi GET /hello/{name}
+        assert route.status == 200
+        assert route.header("apigw-requestid")
+        greedy = curl(tmp_path, f"{serve.url}/items/a/b", "-X", "PUT")  # HttpApi ANY /items/{proxy+}
+        assert greedy.status == 200
+        rest = curl(tmp_path, f"{serve.url}/rest/1", "-X", "POST")  # Api: a bare JSON answer is no response
+        assert (rest.status, rest.body) == (502, b'{"message":"Internal server error"}')
+        assert curl(tmp_path, f"{serve.url}/lambda-url/Plain/").status == 403  # no FunctionUrlConfig
+        assert curl(tmp_path, f"{serve.url}/nowhere").status == 404
+        hello_status = serve.function("hello")
+        assert hello_status["counts"]["invokes"] >= 2
+
+
+def test_serve_url_flag_event_fields_function_error_and_throttle(go_build: GoBuilder, tmp_path: Path) -> None:
+    from support.serve import ServeProcess, code_dir, lambda_client
+
+    echo = code_dir(go_build(FIXTURE), tmp_path / "echo")
+    with ServeProcess("--url", str(echo)) as serve:
+        reply = curl(tmp_path, f"{serve.url}/lambda-url/echo/p%20q?x=1&x=2", "-H", "Cookie: a=b")
+        assert reply.status == 200
+        event = reply.json()
+        assert event["rawPath"] == "/p%20q"
+        assert event["queryStringParameters"] == {"x": "1,2"}
+        assert event["cookies"] == ["a=b"]
+        assert event["requestContext"]["domainName"].endswith(".lambda-url.us-east-1.on.aws")
+        assert event["requestContext"]["http"]["sourceIp"] == "127.0.0.1"
+        failed = curl(tmp_path, f"{serve.url}/lambda-url/echo/", "-H", "x-fail: 1")
+        assert (failed.status, failed.body) == (502, b"Internal Server Error")
+        lambda_client(serve.url).put_function_concurrency(FunctionName="echo", ReservedConcurrentExecutions=0)
+        throttled = curl(tmp_path, f"{serve.url}/lambda-url/echo/")
+        assert throttled.status == 429
+        assert throttled.header("x-amzn-errortype") == "TooManyRequestsException"
+        serve.wait_for(
+            lambda: any(line.startswith("echo | serve-url got /p%20q") for line in serve.lines), "log"
+        )
+    assert serve.proc.returncode == 0
