@@ -54,7 +54,11 @@ def create(client: Any, name: str, zipped: bytes, **extra: Any) -> dict[str, Any
 
 def error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[int, str, str]:
     response = exc.value.response
-    return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"], response["Error"]["Message"]
+    return (
+        response["ResponseMetadata"]["HTTPStatusCode"],
+        response["Error"]["Code"],
+        response["Error"]["Message"],
+    )
 
 
 def test_invoke_cold_then_warm_with_tail_and_executed_version(client: Any) -> None:
@@ -137,7 +141,11 @@ def test_create_update_publish_alias_and_delete(client: Any, zipped: bytes, serv
     created = create(client, "made", zipped, MemorySize=128, Environment={"Variables": {"A": "1"}})
     assert created["State"] == "Pending" and "LastUpdateStatus" not in created
     config = client.get_function_configuration(FunctionName="made")
-    assert (config["State"], config["LastUpdateStatus"], config["Version"]) == ("Active", "Successful", "$LATEST")
+    assert (config["State"], config["LastUpdateStatus"], config["Version"]) == (
+        "Active",
+        "Successful",
+        "$LATEST",
+    )
     assert config["Environment"] == {"Variables": {"A": "1"}}
     assert config["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": "/aws/lambda/made"}
     assert "made" in [f["FunctionName"] for f in client.list_functions()["Functions"]]
@@ -193,9 +201,12 @@ def test_reserved_concurrency_two_of_five_simultaneous(client: Any, zipped: byte
     assert client.get_function_concurrency(FunctionName="reserved") == {
         "ResponseMetadata": client.get_function_concurrency(FunctionName="reserved")["ResponseMetadata"]
     }
-    assert client.put_function_concurrency(FunctionName="reserved", ReservedConcurrentExecutions=2)[
-        "ReservedConcurrentExecutions"
-    ] == 2
+    assert (
+        client.put_function_concurrency(FunctionName="reserved", ReservedConcurrentExecutions=2)[
+            "ReservedConcurrentExecutions"
+        ]
+        == 2
+    )
     assert client.get_function_concurrency(FunctionName="reserved")["ReservedConcurrentExecutions"] == 2
     outcomes: list[Any] = []
     barrier = threading.Barrier(5)
@@ -203,7 +214,9 @@ def test_reserved_concurrency_two_of_five_simultaneous(client: Any, zipped: byte
     def call() -> None:
         barrier.wait()
         try:
-            outcomes.append(client.invoke(FunctionName="reserved", Payload=b'{"sleep_ms": 500}')["StatusCode"])
+            outcomes.append(
+                client.invoke(FunctionName="reserved", Payload=b'{"sleep_ms": 500}')["StatusCode"]
+            )
         except ClientError as exc:
             outcomes.append(exc.response)
 
@@ -233,7 +246,10 @@ def test_provisioned_concurrency_lifecycle(client: Any, zipped: bytes, server: S
         client.put_provisioned_concurrency_config(
             FunctionName="pc", Qualifier="$LATEST", ProvisionedConcurrentExecutions=1
         )
-    assert error(latest)[2] == "Provisioned Concurrency Configs cannot be applied to unpublished function versions."
+    assert (
+        error(latest)[2]
+        == "Provisioned Concurrency Configs cannot be applied to unpublished function versions."
+    )
     client.publish_version(FunctionName="pc")
     client.create_alias(FunctionName="pc", Name="live", FunctionVersion="1")
     with pytest.raises(client.exceptions.ProvisionedConcurrencyConfigNotFoundException):
