@@ -415,7 +415,10 @@ def test_serve_template_routes_and_url_through_the_real_platform(go_build: GoBui
     # the template's Go build lands in the test's directory; Go's own build cache stays the shared one
     cache = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "GOCACHE": str(Path.home() / ".cache" / "go-build")}
     with ServeProcess(*args, env=cache) as serve:
-        assert any(line.endswith(f"url {serve.url}/lambda-url/hello/") for line in serve.lines)
+        # the function lines follow the listening line
+        serve.wait_for(
+            lambda: any(line.endswith(f"url {serve.url}/lambda-url/hello/") for line in serve.lines), "url"
+        )
         # the URL targets the alias (`live`, provisioned) and hello-go's bare JSON answer is the body
         url = curl(tmp_path, f"{serve.url}/lambda-url/hello/any/path")
         assert (url.status, url.header("content-type")) == (200, "application/json")
