@@ -102,7 +102,7 @@ def _inspect(image: ElfImage, top: int) -> tuple[Report, tuple[str, ...], list[s
         raise corrupt(image.path, f"internal: ledger sums to {ledger.total} bytes, file has {image.size}")
     modmap = ModuleMap(info)
     pkg_set = set(packages)
-    facts = build_facts(image, info, pkg_set, pcln.files)
+    facts = build_facts(image, info, pkg_set, pcln.files, frozenset(pcln.names))
     if info.minor > MAX_MINOR:
         note = f"{info.go_version} is newer than Go 1.{MAX_MINOR}: read with the Go 1.{MAX_MINOR} layouts"
         facts = replace(facts, notes=(*facts.notes, note))

@@ -153,14 +153,15 @@ def find(
                 "find the importer of github.com/aws/aws-sdk-go and replace or upgrade it",
             )
         )
-    if "compiled in" in facts.lambda_rpc and not facts.lambda_rpc.startswith("not"):
+    if facts.lambda_rpc.startswith(("compiled in", "probably compiled in")):
         n = sum(s for p, s in pkg_size.items() if p in ("net/rpc", "encoding/gob"))
         out.append(
             Finding(
                 "lambda-rpc",
                 "warn",
                 "aws-lambda-go's RPC mode (go1.x runtime) is compiled in",
-                f"net/rpc and encoding/gob add {n} bytes; provided.al2023 never uses them",
+                f"net/rpc and encoding/gob add {n} bytes (less where your own code uses them); "
+                f"provided.al2023 never uses the RPC mode. Evidence: {facts.lambda_rpc_evidence}",
                 n,
                 n,
                 "build with -tags lambda.norpc",

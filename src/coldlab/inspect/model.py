@@ -26,6 +26,7 @@ class Facts:
     interpreter: str | None
     needed: tuple[str, ...]
     lambda_rpc: str  # "compiled in" | "not compiled in (lambda.norpc)" | "not applicable (no aws-lambda-go)"
+    lambda_rpc_evidence: str  # what decided it: the -tags build setting, RPC entry functions, net/rpc
     build_tags: str | None
     ldflags: str | None
     main_path: str

@@ -62,7 +62,7 @@ def report_view(
         ),
         Text(flags_line(report)),
         Text(
-            f"Lambda RPC mode: {f.lambda_rpc}; "
+            f"Lambda RPC mode: {f.lambda_rpc} (evidence: {f.lambda_rpc_evidence}); "
             f"main module: {f.main_module.path if f.main_module else f.main_path}; "
             f"{len(f.deps)} dependencies; {report.function_count} functions"
         ),
