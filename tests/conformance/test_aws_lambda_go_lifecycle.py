@@ -116,6 +116,32 @@ def test_init_failure_before_lambda_start(hello: GoFunction, how: str, reason: s
     assert result.init_duration_ms is None
 
 
+def test_the_deadline_after_a_suppressed_re_init_is_the_invokes_own(hello: GoFunction) -> None:
+    """After a panic the next invoke re-runs init (700 ms here) inside its own time. The handler then gives
+    up 500 ms before ctx's deadline: that only beats coldlab's kill if ctx's deadline is the invoke's
+    (accepted + timeout), not one computed after the re-init (700 ms later than the kill)."""
+    panicked, gave_up = invoke_all(
+        hello.code,
+        [(b'{"panic": true}', {}), (b'{"sleep_ms": 60000, "reserve_ms": 500}', {})],
+        memory_mb=MEMORY_MB,
+        timeout_s=3,
+        environment={"HELLO_INIT_SLEEP_MS": "700"},
+    )
+    assert reply(panicked)["errorType"] == "string"
+    assert gave_up.init_duration_ms is None  # suppressed: no Init Duration, the time counts as the invoke's
+    assert gave_up.duration_ms >= 700  # it includes the re-init
+    assert gave_up.status == "error", gave_up.payload  # not "timeout"
+    assert reply(gave_up)["errorType"] == "deadlineExceededError"
+
+
+def test_init_time_is_reported_as_init_duration(hello: GoFunction) -> None:
+    (slow,) = invoke_all(
+        hello.code, [(b"{}", {})], memory_mb=MEMORY_MB, environment={"HELLO_INIT_SLEEP_MS": "200"}
+    )
+    assert slow.ok and slow.init_duration_ms is not None
+    assert slow.init_duration_ms >= 200  # init() slept that long before lambda.Start asked for /next
+
+
 def test_goroutine_started_in_init_does_not_run_while_frozen(hello: GoFunction) -> None:
     """The ticker ticks every 10 ms. It runs while an invoke sleeps; across a second of idleness (frozen)
     it must not: unfrozen, that second would add about 100 ticks."""
