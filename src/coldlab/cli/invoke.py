@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,28 +16,51 @@ from coldlab.config import (
     FunctionConfig,
     parse_env_pairs,
 )
-from coldlab.events import read_event
-from coldlab.logs import LOG_FORMATS
-from coldlab.platform import Environment, InvocationResult
-from coldlab.sandbox import gomaxprocs_advice, selection
+from coldlab.errors import Terminated
+from coldlab.events import read_client_context, read_event
+
+if TYPE_CHECKING:  # the platform (aiohttp) loads when a command runs, not for `coldlab invoke --help`
+    from coldlab.platform import Environment, InvocationResult
 
 SCHEMA = "coldlab.invoke/1"
+LOG_FORMATS = ("text", "json")  # coldlab.logs.LOG_FORMATS, spelled out to keep --help light (tested)
+
+
+class InvokeRun:
+    """What a run has produced so far. It lives outside the coroutine, so when Ctrl-C or SIGTERM cancels
+    the run, the invocations that finished (and were paid for) are still there to print."""
+
+    def __init__(self) -> None:
+        self.env: Environment | None = None
+        self.warnings: list[str] = []
+        self.results: list[InvocationResult] = []
 
 
 async def run_invocations(
-    env: Environment, event: bytes, repeat: int, interval_ms: int
+    env: Environment,
+    event: bytes,
+    repeat: int,
+    interval_ms: int,
+    results: list[InvocationResult] | None = None,
+    *,
+    client_context: str | None = None,
 ) -> list[InvocationResult]:
-    results = []
+    """`repeat` invocations, each appended to `results` as soon as it finishes."""
+    import asyncio
+
+    results = [] if results is None else results
     for index in range(repeat):
         if index and interval_ms:
             await asyncio.sleep(interval_ms / 1000)  # the environment stays frozen meanwhile
-        results.append(await env.invoke(event))
+        results.append(await env.invoke(event, client_context=client_context))
     return results
 
 
 def run_warnings(env: Environment) -> list[str]:
     """What the user must know before trusting the numbers: code-size warnings, a degraded sandbox (said
     once per run, never silently) and GOMAXPROCS over-scheduling for Go bootstraps."""
+    from coldlab.sandbox import gomaxprocs_advice, selection
+
     warnings = list(env.code.warnings)
     notice = selection().notice
     if notice:
@@ -108,6 +131,13 @@ def run_warnings(env: Environment) -> list[str]:
     show_default=True,
     help="Platform lines as Lambda's Text or JSON log format (LoggingConfig.LogFormat)",
 )
+@click.option(
+    "--client-context",
+    "client_context_source",
+    metavar="FILE|-",
+    help="Client context for the function (lambdacontext.ClientContext): JSON, or its base64 as the AWS CLI "
+    "takes it; at most 3,583 bytes of base64",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (schema coldlab.invoke/1)")
 def command(
     *,
@@ -122,13 +152,18 @@ def command(
     cpu_visibility: str,
     function_name: str,
     log_format: str,
+    client_context_source: str | None,
     as_json: bool,
 ) -> None:
     """Invoke the bootstrap at PATH (a directory or .zip holding `bootstrap`) like AWS Lambda would.
 
     The function's response goes to stdout; START/END/REPORT and the function's own log lines to stderr.
-    Exits 1 when any invocation fails, 2 on bad input.
+    Exits 1 when any invocation fails, 2 on bad input (checked before anything runs: Lambda's 6 MB event
+    limit and its reserved environment names included), 130 on Ctrl-C and 143 on SIGTERM, after printing
+    the invocations that finished.
     """
+    import asyncio
+
     config = FunctionConfig.create(
         path,
         memory_mb=memory_mb,
@@ -138,63 +173,86 @@ def command(
         environment=parse_env_pairs(env_pairs),
     )
     event = read_event(event_source)
-    results, env, warnings = asyncio.run(
-        _invoke(
-            config,
-            event,
-            repeat=repeat,
-            interval_ms=interval_ms,
-            cpu_visibility=cpu_visibility,
-            log_format=log_format,
-            quiet=as_json,
+    client_context = read_client_context(client_context_source) if client_context_source else None
+    run = InvokeRun()
+    stopped: BaseException | None = None
+    try:
+        asyncio.run(
+            _invoke(
+                config,
+                event,
+                run,
+                repeat=repeat,
+                interval_ms=interval_ms,
+                cpu_visibility=cpu_visibility,
+                log_format=log_format,
+                quiet=as_json,
+                client_context=client_context,
+            )
         )
-    )
+    except (KeyboardInterrupt, Terminated) as exc:  # print what finished, then let the CLI exit 130/143
+        stopped = exc
     if as_json:
-        print_json(
-            {
-                "schema": SCHEMA,
-                "function": {
-                    "name": config.function_name,
-                    "memory_mb": config.memory_mb,
-                    "timeout_s": config.timeout_s,
-                    "ephemeral_storage_mb": config.ephemeral_storage_mb,
-                    "cpu_visibility": cpu_visibility,
-                },
-                "fidelity": env.fidelity.as_dict(),
-                "sandbox": selection().as_dict(),
-                "warnings": warnings,
-                "invocations": [result.as_dict() for result in results],
-            }
-        )
+        print_json(_document(config, cpu_visibility, run, stopped))
     else:
-        for result in results:
+        for result in run.results:
             sys.stdout.buffer.write(result.payload + b"\n")
         sys.stdout.flush()
-        if any(result.streamed for result in results):
+        if any(result.streamed for result in run.results):
             err_console.print("coldlab: note: the function streamed its response; it is returned buffered")
-    if any(not result.ok for result in results):
+    if stopped is not None:
+        raise stopped
+    if any(not result.ok for result in run.results):
         raise SystemExit(1)
+
+
+def _document(
+    config: FunctionConfig, cpu_visibility: str, run: InvokeRun, stopped: BaseException | None
+) -> dict[str, Any]:
+    from coldlab.cli import stop_signal
+    from coldlab.sandbox import selection
+
+    return {
+        "schema": SCHEMA,
+        "function": {
+            "name": config.function_name,
+            "memory_mb": config.memory_mb,
+            "timeout_s": config.timeout_s,
+            "ephemeral_storage_mb": config.ephemeral_storage_mb,
+            "cpu_visibility": cpu_visibility,
+        },
+        "fidelity": run.env.fidelity.as_dict() if run.env is not None else {},
+        "sandbox": selection().as_dict(),
+        "warnings": run.warnings,
+        "invocations": [result.as_dict() for result in run.results],
+        # null, or the signal that stopped the run: "invocations" then holds those that finished before it
+        "interrupted": None if stopped is None else stop_signal(),
+    }
 
 
 async def _invoke(
     config: FunctionConfig,
     event: bytes,
+    run: InvokeRun,
     *,
     repeat: int,
     interval_ms: int,
     cpu_visibility: str,
     log_format: str,
     quiet: bool,
-) -> tuple[list[InvocationResult], Environment, list[str]]:
-    env = Environment(
+    client_context: str | None,
+) -> None:
+    from coldlab.platform import Environment
+
+    env = run.env = Environment(
         config,
         log_sink=None if quiet else print_log_line,
         cpu_visibility=cpu_visibility,
         log_format=log_format,
     )
     async with env:
-        warnings = run_warnings(env)
+        run.warnings = run_warnings(env)
         if not quiet:
-            for warning in warnings:
+            for warning in run.warnings:
                 err_console.print(f"[yellow]coldlab: warning:[/] {warning}", markup=True, highlight=False)
-        return await run_invocations(env, event, repeat, interval_ms), env, warnings
+        await run_invocations(env, event, repeat, interval_ms, run.results, client_context=client_context)
