@@ -140,7 +140,7 @@ def loops(path: Path) -> bool:
 
 
 def check_success(target: Path, entries: list[Entry]) -> None:
-    """Every link resolves inside; every file holds the last entry of its name; no setuid bits."""
+    """Every link resolves inside; every path holds the last entry of its name (a file its data)."""
     real_target = os.path.realpath(target)
     for dirpath, dirnames, filenames in os.walk(target):
         for name in dirnames + filenames:
@@ -148,8 +148,8 @@ def check_success(target: Path, entries: list[Entry]) -> None:
             if path.is_symlink() and not loops(path):
                 assert os.path.commonpath([os.path.realpath(path), real_target]) == real_target, path
     last: dict[tuple[str, ...], Entry] = {normal(e[0]): e for e in entries if normal(e[0])}
-    for path, (name, kind, data) in last.items():
-        written = target.joinpath(*path)
+    for parts, (name, kind, data) in last.items():
+        written = target.joinpath(*parts)
         if kind == "file" and not name.endswith("/"):  # a zip entry named `x/` is a directory
             assert stat.S_ISREG(written.lstat().st_mode)
             assert written.read_text() == data

@@ -9,6 +9,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from coldlab import scratch
 from coldlab.cli.output import err_console, print_json
 from coldlab.config import DEFAULT_MEMORY_MB
 from coldlab.sandbox import Limits, selection, spawner
@@ -56,6 +57,8 @@ def report(limits: Limits) -> dict[str, Any]:
             "cpus": host_cpus(),
             "function_user": None if user is None else {"name": user.name, "uid": user.uid, "how": user.how},
             "stale_runs_removed": list(getattr(chosen.host, "stale_removed", [])),
+            # packages unzipped by a coldlab that was killed: removed now, as its cgroups are
+            "stale_code_dirs_removed": [str(path) for path in scratch.remove_stale(scratch.CODE)],
         },
     }
 
@@ -99,3 +102,6 @@ def command(*, memory_mb: int, cpu_visibility: str, as_json: bool) -> None:
         err_console.print(f"function user: {fn['name']} (uid {fn['uid']}, {fn['how']})")
     if machine["stale_runs_removed"]:
         err_console.print(f"removed cgroups left by killed runs: {', '.join(machine['stale_runs_removed'])}")
+    if machine["stale_code_dirs_removed"]:
+        removed = ", ".join(machine["stale_code_dirs_removed"])
+        err_console.print(f"removed unzipped packages left by killed runs: {removed}")
