@@ -112,7 +112,8 @@ async def _serve(
             await gateway.stop()
         count = len(service.pool.slots())
         await service.close()
-        _say(f"stopped: {count} environments shut down")
+        if gateway is not None and gateway.port:  # it listened: say what was shut down
+            _say(f"stopped: {count} environments shut down")
 
 
 @click.command("serve")

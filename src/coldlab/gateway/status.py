@@ -25,6 +25,7 @@ def _environment(slot: Slot) -> dict[str, Any]:
         "kind": "provisioned" if slot.provisioned_for is not None else "on-demand",
         "qualifier": slot.provisioned_for,
         "invokes": slot.invokes,
+        "pid": slot.env.pid,  # the bootstrap's, while it runs
         "draining": slot.retired,
         "keep_alive_s": round(slot.keep_alive_s, 1)
         if slot.provisioned_for is None and slot.keep_alive_s
