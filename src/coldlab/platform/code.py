@@ -83,7 +83,7 @@ def _extract(archive: Path, target: Path) -> None:
         unpack_zip(archive, target, max_bytes=MAX_UNZIPPED_BYTES, what="package")
     except SizeLimitError as exc:
         raise CodeError(
-            f"{archive} unzips to more than {exc.limit / 2**20:g} MiB; Lambda's limit is 250 MiB",
+            f"{archive} unzips to more than {exc.limit / 2**20:g} MiB, Lambda's limit for unzipped code",
             "shrink the package (strip the binary with -ldflags='-s -w', drop unused files)",
         ) from exc
     except UnpackError as exc:
