@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from coldlab.errors import ColdlabError, UsageError
 from coldlab.tune.backends import Progress, Sample, SizeWork, split_round_robin
@@ -177,10 +178,15 @@ class AwsBackend:
     # --- measuring ---------------------------------------------------------------------------------
 
     def fidelity(self, memory_mb: int) -> dict[str, Any]:
+        # Another endpoint (coldlab serve, an emulator) is not AWS: say whose figures these are.
+        endpoint = str(self.client.meta.endpoint_url)
+        host = urlsplit(endpoint).hostname or ""
+        real = host.endswith(".amazonaws.com")
+        label = "aws-lambda (real)" if real else f"lambda api at {endpoint} (not AWS)"
         return {
-            "cpu": "aws-lambda (real)",
-            "memory": "aws-lambda (real)",
-            "freeze": "aws-lambda (real)",
+            "cpu": label,
+            "memory": label,
+            "freeze": label,
             "architecture": self.architecture,
             "notes": [],
         }
