@@ -124,7 +124,7 @@ def read_client_context(source: str) -> str:
 
 def _check_json(data: bytes, what: str, error: type[UsageError]) -> object:
     """The parsed JSON, or `error` saying where it broke."""
-    hint = "fix the JSON (Lambda events and client contexts are JSON documents)"
+    hint = "fix the JSON: Lambda events and client contexts are JSON documents"
     try:
         return json.loads(data.decode())  # UTF-8 only: json.loads(bytes) would take UTF-16 and UTF-32 too
     except UnicodeDecodeError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import stat
 import subprocess
@@ -195,3 +196,117 @@ def test_json_log_format(tmp_path: Path) -> None:
     assert "initDurationMs" in records[3]["record"]["metrics"]
     assert "initDurationMs" not in records[6]["record"]["metrics"]
     assert "plain function line" in done.stderr.splitlines()  # the function's own output is untouched
+
+
+def _header_echo(tmp_path: Path) -> Path:
+    return write_script_bootstrap(
+        tmp_path / "header-echo",
+        """
+        while True:
+            rid, headers, body = next_event()
+            respond(rid, json.dumps(headers.get("Lambda-Runtime-Client-Context")).encode())
+        """,
+    )
+
+
+CLIENT_CONTEXT = {
+    "client": {"installation_id": "inst-1", "app_title": "coldlab tests", "app_package_name": "lab"},
+    "env": {"platform": "linux"},
+    "custom": {"tenant": "blue"},
+}
+
+
+def test_client_context_reaches_the_runtime_decoded(tmp_path: Path) -> None:
+    """JSON or base64 JSON (as `aws lambda invoke --client-context` takes it): the runtime gets the JSON."""
+    code = _header_echo(tmp_path)
+    as_json = tmp_path / "ctx.json"
+    as_json.write_text(json.dumps(CLIENT_CONTEXT))
+    as_base64 = tmp_path / "ctx.b64"
+    as_base64.write_bytes(base64.b64encode(json.dumps(CLIENT_CONTEXT).encode()))
+    for source in (as_json, as_base64):
+        done = coldlab("invoke", str(code), "--client-context", str(source), "--repeat", "2")
+        assert done.returncode == 0, done.stderr
+        headers = [json.loads(json.loads(line)) for line in done.stdout.splitlines()]
+        assert headers == [CLIENT_CONTEXT, CLIENT_CONTEXT]  # every invocation of the run carries it
+    plain = coldlab("invoke", str(code))
+    assert json.loads(plain.stdout) is None  # no header at all without the flag
+
+
+@pytest.mark.go
+def test_client_context_reaches_aws_lambda_gos_lambdacontext(go_build: GoBuilder, tmp_path: Path) -> None:
+    code = go_build("hello-aws-lambda-go", tags=("lambda.norpc",)).parent
+    source = tmp_path / "ctx.b64"
+    source.write_bytes(base64.b64encode(json.dumps(CLIENT_CONTEXT).encode()))
+    done = coldlab("invoke", str(code), "--client-context", str(source))
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)["context"]["client_context"]
+    assert seen["custom"] == {"tenant": "blue"}
+    assert seen["env"] == {"platform": "linux"}
+    assert seen["Client"]["installation_id"] == "inst-1"
+    assert seen["Client"]["app_title"] == "coldlab tests"
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b'{"custom": ', "is not valid JSON: Expecting value at line 1, column 11"),
+        (b"%%% not base64 %%%", "is neither JSON nor base64"),
+        (base64.b64encode(b"[1]"), "is a JSON list, not an object"),
+        (json.dumps({"custom": {"k": "v" * 3000}}).encode(), "bytes as base64; Lambda allows 3583"),
+    ],
+)
+def test_bad_client_context_is_one_line_and_nothing_runs(tmp_path: Path, content: bytes, fragment: str) -> None:
+    code = _header_echo(tmp_path)
+    source = tmp_path / "ctx"
+    source.write_bytes(content)
+    done = coldlab("invoke", str(code), "--client-context", str(source))
+    assert done.returncode == 2
+    assert done.stderr.startswith("coldlab: error: client context")
+    assert fragment in done.stderr
+    assert len(done.stderr.splitlines()) == 1  # no INIT_START: nothing ran
+    assert done.stdout == ""
+
+
+def test_event_over_6_mb_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    code = _header_echo(tmp_path)
+    event = tmp_path / "big.json"
+    event.write_text(json.dumps({"blob": "x" * 6_291_456}))
+    done = coldlab("invoke", str(code), "--event", str(event))
+    assert done.returncode == 2
+    size = event.stat().st_size
+    assert done.stderr == (
+        "coldlab: error: Request must be smaller than 6291456 bytes for the InvokeFunction operation "
+        f"(the event in {event} has {size} bytes; send at most 6291456)\n"
+    )
+    piped = coldlab("invoke", str(code), "--event", "-", stdin=event.read_text())
+    assert piped.returncode == 2
+    assert "(the event in stdin has over 6291456 bytes; send at most 6291456)" in piped.stderr
+
+
+def test_event_of_exactly_6_mb_runs(tmp_path: Path) -> None:
+    code = write_script_bootstrap(
+        tmp_path / "size",
+        """
+        while True:
+            rid, headers, body = next_event()
+            respond(rid, str(len(body)).encode())
+        """,
+    )
+    event = tmp_path / "exact.json"
+    event.write_text(json.dumps({"blob": "x" * (6_291_456 - len('{"blob": ""}'))}))
+    assert event.stat().st_size == 6_291_456
+    done = coldlab("invoke", str(code), "--event", str(event))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "6291456\n"
+
+
+@pytest.mark.parametrize("name", ["AWS_LAMBDA_RUNTIME_API", "_HANDLER", "AWS_REGION", "AWS_ACCESS_KEY_ID"])
+def test_reserved_environment_names_are_refused_as_lambda_refuses_them(tmp_path: Path, name: str) -> None:
+    code = _header_echo(tmp_path)
+    done = coldlab("invoke", str(code), "--env", "MINE=1", "--env", f"{name}=x")
+    assert done.returncode == 2
+    assert done.stderr == (
+        "coldlab: error: Lambda was unable to configure your environment variables because the environment "
+        "variables you have provided contains reserved keys that are currently not supported for "
+        f"modification. Reserved keys used in this request: {name} (rename them: Lambda sets these itself)\n"
+    )
