@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import os
 import re
 import tempfile
 import time
@@ -108,6 +109,11 @@ def main() -> None:
             )
         finally:
             serve.stop()
+        print(
+            "\nload average (1, 5, 15 min): {:.2f} {:.2f} {:.2f} on {} cores".format(
+                *os.getloadavg(), os.cpu_count()
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -37,7 +37,8 @@ REPO = Path(__file__).resolve().parent.parent
 RIE_MODULE = "github.com/aws/aws-lambda-runtime-interface-emulator"
 RIE_VERSION = "v0.0.0-20261030222936-bef5c4ba774d"
 LISTENING = re.compile(r"coldlab serve: listening on http://([^:\s]+):(\d+)")
-INIT_DURATION = re.compile(r"Init Duration: ([0-9.]+) ms")
+BLOCK = 200
+WARMUP = 30
 
 
 def pct(values: list[float], q: float) -> float:
@@ -192,6 +193,7 @@ class FreezeCounter:
             if any(state.read_text().strip() == "FROZEN" for state in self.states):
                 self.frozen += 1
                 return
+            time.sleep(0.0002)  # do not spin: the server needs the CPU to freeze
 
 
 @contextmanager
@@ -229,35 +231,34 @@ def emulator(rie: Path, bootstrap: Path, memory_mb: int) -> Iterator[int]:
         process.wait(30)
 
 
-def raw_invokes(
-    host: str, port: int, function: str, n: int, warmup: int = 50, after_each: Any = None
-) -> list[float]:
-    """n sequential invokes over one keep-alive connection; per-request milliseconds (warm-up not counted)."""
-    connection = http.client.HTTPConnection(host, port, timeout=60)
-    path = f"/2015-03-31/functions/{function}/invocations"
-    headers = {"Content-Type": "application/json"}
-    times = []
-    for index in range(warmup + n):
+class KeepAliveClient:
+    """One keep-alive HTTP connection invoking one function; `invoke()` times one request in milliseconds."""
+
+    def __init__(self, host: str, port: int, function: str) -> None:
+        self.connection = http.client.HTTPConnection(host, port, timeout=60)
+        self.path = f"/2015-03-31/functions/{function}/invocations"
+
+    def invoke(self) -> float:
         start = time.perf_counter()
-        connection.request("POST", path, body=b'{"name":"bench"}', headers=headers)
-        response = connection.getresponse()
+        self.connection.request(
+            "POST", self.path, body=b'{"name":"bench"}', headers={"Content-Type": "application/json"}
+        )
+        response = self.connection.getresponse()
         body = response.read()
         elapsed = (time.perf_counter() - start) * 1000
         if response.status != 200 or b"hello, bench" not in body:
             raise RuntimeError(f"invoke answered {response.status}: {body[:200]!r}")
-        if index >= warmup:
-            times.append(elapsed)
-            if after_each is not None:
-                after_each()
-    connection.close()
-    return times
+        return elapsed
+
+    def close(self) -> None:
+        self.connection.close()
 
 
-def boto3_invokes(url: str, function: str, n: int, warmup: int = 20) -> list[float]:
+def boto3_client(url: str) -> Any:
     import boto3
     from botocore.config import Config
 
-    client = boto3.client(
+    return boto3.client(
         "lambda",
         endpoint_url=url,
         region_name="us-east-1",
@@ -265,15 +266,12 @@ def boto3_invokes(url: str, function: str, n: int, warmup: int = 20) -> list[flo
         aws_secret_access_key="coldlab",
         config=Config(retries={"max_attempts": 1}),
     )
-    times = []
-    for index in range(warmup + n):
-        start = time.perf_counter()
-        answer = client.invoke(FunctionName=function, Payload=b'{"name":"bench"}')
-        answer["Payload"].read()
-        elapsed = (time.perf_counter() - start) * 1000
-        if index >= warmup:
-            times.append(elapsed)
-    return times
+
+
+def boto3_invoke(client: Any, function: str) -> float:
+    start = time.perf_counter()
+    client.invoke(FunctionName=function, Payload=b'{"name":"bench"}')["Payload"].read()
+    return (time.perf_counter() - start) * 1000
 
 
 def main() -> None:
@@ -283,27 +281,41 @@ def main() -> None:
     parser.add_argument("--memory", type=int, default=1769, help="MB (1769 = one vCPU of CFS quota)")
     args = parser.parse_args()
     rie = build_rie()
+    blocks = max(1, args.invokes // BLOCK)
     with tempfile.TemporaryDirectory(prefix="coldlab-bench-") as tmp:
         bootstrap = build_hello(Path(tmp))
         print(
-            f"hello-go, {args.memory} MB, {args.invokes} sequential warm invokes each, "
-            "one keep-alive connection"
+            f"hello-go, {args.memory} MB, {blocks * BLOCK} sequential warm invokes each over one keep-alive "
+            f"connection, in interleaved blocks of {BLOCK} (coldlab, emulator, boto3): the same load for all"
         )
-
         serve = Serve(str(bootstrap.parent), "--memory", str(args.memory))
         try:
-            raw_invokes(serve.host, serve.port, "hello-go", 1, warmup=0)  # the cold start
-            freezes = FreezeCounter(freezer_states(serve.process.pid))
-            before = function_status(serve.status(), "hello-go")["counts"]
-            coldlab_times = raw_invokes(serve.host, serve.port, "hello-go", args.invokes, after_each=freezes)
-            after = function_status(serve.status(), "hello-go")
-            boto3_times = boto3_invokes(serve.url, "hello-go", args.boto3) if args.boto3 else []
+            with emulator(rie, bootstrap, args.memory) as rie_port:
+                ours = KeepAliveClient(serve.host, serve.port, "hello-go")
+                theirs = KeepAliveClient("127.0.0.1", rie_port, "function")
+                boto = boto3_client(serve.url)
+                for _ in range(WARMUP):  # the cold starts, then warm
+                    ours.invoke(), theirs.invoke(), boto3_invoke(boto, "hello-go")
+                freezes = FreezeCounter(freezer_states(serve.process.pid))
+                before = function_status(serve.status(), "hello-go")["counts"]
+                coldlab_times, rie_times, boto3_times = [], [], []
+                for _ in range(blocks):
+                    for _ in range(BLOCK):
+                        coldlab_times.append(ours.invoke())
+                        freezes()
+                    rie_times += [theirs.invoke() for _ in range(BLOCK)]
+                    boto3_times += [boto3_invoke(boto, "hello-go") for _ in range(args.boto3 // blocks)]
+                after = function_status(serve.status(), "hello-go")
+                ours.close(), theirs.close()
         finally:
             serve.stop()
-        with emulator(rie, bootstrap, args.memory) as port:
-            rie_times = raw_invokes("127.0.0.1", port, "function", args.invokes)
 
     print()
+    print(
+        "load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f} on {} cores".format(
+            *os.getloadavg(), os.cpu_count()
+        )
+    )
     show("coldlab serve (raw keep-alive HTTP)", coldlab_times)
     show("aws-lambda-rie (raw keep-alive HTTP)", rie_times)
     if boto3_times:
@@ -317,16 +329,16 @@ def main() -> None:
         f"{'p50 ratio coldlab / emulator':<44} {ratio:7.2f}x  "
         f"(target <= 1.00: {'MET' if ratio <= 1 else 'MISSED'})"
     )
-    sent = args.invokes + 50  # the warm-up invokes are served too
+    sent = len(coldlab_times) + len(boto3_times)
     counts = after["counts"]
     print(
-        f"coldlab over the raw run: {sent} invokes sent, {counts['invokes'] - before['invokes']} counted "
+        f"coldlab over the timed run: {sent} invokes sent, {counts['invokes'] - before['invokes']} counted "
         f"by the server, {counts['cold_starts'] - before['cold_starts']} cold starts, "
         f"{len(after['environments'])} environment(s); freezer said FROZEN after {freezes.frozen} of "
-        f"{freezes.checked} timed invokes"
+        f"{freezes.checked} raw invokes"
         + ("" if freezes.states else " (no freezer cgroup found: this host does not freeze)")
     )
-    print(f"aws-lambda-rie: {sent} invokes sent (it never freezes)")
+    print(f"aws-lambda-rie: {len(rie_times)} invokes sent (it never freezes)")
 
 
 if __name__ == "__main__":
