@@ -49,13 +49,11 @@ def test_default_route_catches_the_rest_and_only_the_rest() -> None:
     t = table(("ANY", "$default", "fallback"), ("GET", "/pets", "pets"))
     assert winner(t, "GET", "/pets") == ("pets", {})
     assert winner(t, "PATCH", "/anything/at/all") == ("fallback", {})
-    default = t.match("GET", "/x")
+    default, pets = t.match("GET", "/x"), t.match("GET", "/pets")
     assert default is not None
-    assert default.route.route_key == "$default"
-    assert t.match("GET", "/pets") is not None
-    found = t.match("GET", "/pets")
-    assert found is not None
-    assert found.route.route_key == "GET /pets"
+    assert pets is not None
+    assert (default.route.route_key, pets.route.route_key) == ("$default", "GET /pets")
+    assert Route.compile("HttpApi", "GET", "", "fn").is_default  # no Path at all is the $default route too
 
 
 def test_greedy_needs_a_segment_and_variables_need_text() -> None:
