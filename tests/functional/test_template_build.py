@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from coldlab import gotool
 from coldlab.inspect.buildinfo import read_buildinfo
 from coldlab.inspect.elf import ElfImage
 from coldlab.platform import Environment, InvocationResult
-from coldlab.platform.spec import FunctionSpec, FunctionUrlSpec, RouteSpec
+from coldlab.platform.spec import FunctionSpec, FunctionUrlSpec, RouteSpec, spec_from_path
 from coldlab.template import GoSourceBuilder, TemplateResult, load_template
 from coldlab.template.gobuild import content_hash, toolchain_version
 from support.runtime_scripts import GoBuilder, run
@@ -186,6 +188,53 @@ def test_the_cache_key_covers_architecture_toolchain_and_module_files(tmp_path: 
     assert content_hash(source, amd64, version) == key
     (source / "go.sum").write_text("")
     assert content_hash(source, amd64, version) != key
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        (
+            "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties: {Runtime: provided.al2023}\n",
+            ":2: ",
+        ),
+        (
+            "Resources:\n  Fn: {Type: AWS::Serverless::Funtion}\n",
+            ":2: Resources.Fn.Type: unknown resource type",
+        ),
+        ("Resources:\n  Fn: [unclosed\n", ": YAML error"),
+    ],
+)
+def test_coldlab_serve_stops_on_a_bad_template_with_one_line_and_exit_2(
+    tmp_path: Path, text: str, where: str
+) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text(text)
+    proc = subprocess.run(
+        [sys.executable, "-m", "coldlab", "serve", "--template", str(template), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"coldlab: error: {template}")
+    assert where in lines[0]
+    assert "listening" not in proc.stderr
+
+
+def test_serve_dir_of_go_source_builds_it_into_the_users_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "my-func"
+    shutil.copytree(REPO / "examples" / "hello-go", source)
+    monkeypatch.setenv("GOCACHE", str(gotool.build_cache()))  # keep Go's warm build cache: only ours moves
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    spec = spec_from_path(source, memory_mb=128, timeout_s=3)
+    assert spec.name == "my-func"
+    assert spec.config.code.parent == tmp_path / "cache" / "coldlab" / "builds"
+    assert (spec.config.code / "bootstrap").is_file()
 
 
 def test_the_built_function_runs_as_a_lambda_bootstrap(loaded: Loaded) -> None:

@@ -156,6 +156,17 @@ def test_plain_lambda_functions_receive_no_globals(tmp_path: Path) -> None:
     assert result.functions[0].config.memory_mb == 128
 
 
+def test_an_error_in_a_global_value_names_the_line_in_globals(tmp_path: Path) -> None:
+    with pytest.raises(
+        TemplateError, match=r"template.yaml:6: Resources.Fn.Properties.Environment.Variables.X: "
+    ):
+        load(
+            tmp_path,
+            "\nGlobals:\n  Function:\n    Environment:\n      Variables:\n        X: !ImportValue x\n"
+            + FUNCTION,
+        )
+
+
 @pytest.mark.parametrize("key", ["Role", "Policies", "FunctionName", "Events"])
 def test_properties_that_are_not_globals_are_refused(tmp_path: Path, key: str) -> None:
     with pytest.raises(

@@ -6,6 +6,7 @@ A spec is a value: the validated FunctionConfig (its `code` already built: a dir
 
 from __future__ import annotations
 
+import platform
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,11 @@ def sanitise_name(raw: str) -> str:
     return name or "function"
 
 
+def host_architecture() -> str:
+    """This machine's Lambda architecture name: x86_64 or arm64."""
+    return "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+
+
 def spec_from_path(path: Path, *, memory_mb: int, timeout_s: int, name: str | None = None) -> FunctionSpec:
     """The spec for `coldlab serve DIR|ZIP`: the name comes from the directory name or the zip's stem.
 
@@ -73,7 +79,7 @@ def spec_from_path(path: Path, *, memory_mb: int, timeout_s: int, name: str | No
     if resolved.is_dir() and not (resolved / "bootstrap").exists():
         from coldlab.template.gobuild import build_if_go_source  # lazy: only needed for Go source
 
-        code = build_if_go_source(resolved, architecture="x86_64") or resolved
+        code = build_if_go_source(resolved, architecture=host_architecture()) or resolved
     base = resolved.stem if resolved.is_file() else resolved.name
     function_name = name if name is not None else sanitise_name(base)
     config = FunctionConfig.create(

@@ -28,8 +28,7 @@ _SKIPPED_NAMES = frozenset({"bootstrap"})  # a stale binary beside the source is
 
 def user_cache_dir() -> Path:
     """coldlab's cache directory: $XDG_CACHE_HOME/coldlab, else ~/.cache/coldlab."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "coldlab"
+    return gotool.cache_root() / "coldlab"
 
 
 def is_go_source(directory: Path) -> bool:

@@ -29,7 +29,7 @@ class _NoValue:
 NO_VALUE: Any = _NoValue()
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 _SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
-_LITERAL_HINT = "give the property a literal value, or a Parameter (with a Default or --parameter-overrides)"
+_LITERAL_HINT = "give the property a literal value, or a Parameter with a Default or --parameter-overrides"
 
 
 def is_intrinsic(value: object) -> bool:
