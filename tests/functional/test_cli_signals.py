@@ -11,9 +11,12 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
+import tempfile
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,13 +90,13 @@ def _own_session_with_sigint() -> None:
 def descendants(pid: int) -> list[int]:
     """Every process below `pid` (the zygote, the bootstrap, a prepared spare sandbox)."""
     children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for status in Path("/proc").glob("[0-9]*/stat"):
         try:
-            text = stat.read_text()
+            text = status.read_text()
         except OSError:
             continue
         ppid = int(text[text.rfind(")") + 2 :].split()[1])
-        children.setdefault(ppid, []).append(int(stat.parent.name))
+        children.setdefault(ppid, []).append(int(status.parent.name))
     found, todo = [], [pid]
     while todo:
         for child in children.get(todo.pop(), []):
@@ -182,6 +185,23 @@ def test_json_document_says_when_nothing_was_interrupted(tmp_path: Path, teller:
     assert told(teller) == 1
     assert cli.proc.wait(WAIT_S) == 0
     assert json.loads(cli.out.read_text())["interrupted"] is None
+
+
+def test_sigterm_removes_the_unzipped_package(tmp_path: Path, teller: socket.socket) -> None:
+    code = write_script_bootstrap(tmp_path / "code", TELLING)
+    package = tmp_path / "function.zip"
+    with zipfile.ZipFile(package, "w") as bundle:
+        info = zipfile.ZipInfo("bootstrap")
+        info.external_attr = (stat.S_IFREG | 0o755) << 16
+        bundle.writestr(info, (code / "bootstrap").read_bytes())
+    port = teller.getsockname()[1]
+    cli = Coldlab(tmp_path, "invoke", str(package), "--env", f"TELL_PORT={port}", "--env", "STALL_AT=1")
+    assert told(teller) == 1
+    unzipped = list(Path(tempfile.gettempdir()).glob(f"coldlab-code-{cli.proc.pid}-*"))
+    assert unzipped, "the package was not unzipped where expected"
+    code_, tree = cli.stop(signal.SIGTERM)
+    assert_clean(cli, signal.SIGTERM, code_, tree)
+    assert not any(path.exists() for path in unzipped)
 
 
 @pytest.mark.go
