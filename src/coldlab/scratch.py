@@ -3,8 +3,8 @@ one left behind (`kill -9` runs no clean-up).
 
 A name is `coldlab-<kind>-<pid>-<start time>-<random>`: with the owner's start time (clock ticks since boot,
 from /proc/<pid>/stat) a live owner is told from a reused pid, as the cgroup run names do
-(sandbox/cgroupfs.py). Stale ones are removed by the next coldlab that makes one, and by `coldlab doctor`,
-which lists what it removed, as it does for cgroups.
+(sandbox/cgroupfs.py). Stale ones are removed by the next coldlab that makes one of their kind, and (every
+kind) by `coldlab doctor`, which lists what it removed, as it does for cgroups.
 """
 
 from __future__ import annotations
@@ -27,27 +27,28 @@ def parent() -> Path:
 
 
 def make_dir(kind: str, where: Path | None = None) -> Path:
-    """A new private (0700) directory for this process, named after its owner."""
+    """A new private (0700) directory for this process, named after its owner (`kind` has no dashes)."""
+    if "-" in kind:
+        raise ValueError(f"scratch kind {kind!r} has a dash, which would break the name's fields")
     pid = os.getpid()
     return Path(tempfile.mkdtemp(prefix=f"coldlab-{kind}-{pid}-{process_start_time(pid) or 0}-", dir=where))
 
 
-def owner_alive(name: str, kind: str) -> bool:
+def owner_alive(name: str) -> bool:
     """Whether the coldlab that made the directory `name` still runs; True for names not ours to judge."""
-    prefix = f"coldlab-{kind}-"
-    fields = name.removeprefix(prefix).split("-")
-    if not name.startswith(prefix) or len(fields) < 3 or not (fields[0].isdigit() and fields[1].isdigit()):
+    fields = name.split("-")  # coldlab, kind, pid, start time, mkdtemp's suffix (which has no dashes)
+    if len(fields) != 5 or fields[0] != "coldlab" or not (fields[2].isdigit() and fields[3].isdigit()):
         return True
-    return process_start_time(int(fields[0])) == int(fields[1])
+    return process_start_time(int(fields[2])) == int(fields[3])
 
 
-def stale_dirs(kind: str, where: Path | None = None) -> list[Path]:
-    """Directories of `kind` whose owner is dead. Only real directories owned by this user count: anyone
-    can create names in /tmp, and a link or another user's directory is never ours to remove."""
+def stale_dirs(kind: str | None = None, where: Path | None = None) -> list[Path]:
+    """Directories of `kind` (any kind when None) whose owner is dead. Only real directories owned by this
+    user count: anyone can create names in /tmp, and a link or another user's directory is not ours."""
     found = []
     with contextlib.suppress(OSError), os.scandir(where or parent()) as entries:
         for entry in entries:
-            if not entry.name.startswith(f"coldlab-{kind}-") or owner_alive(entry.name, kind):
+            if (kind is not None and entry.name.split("-")[1:2] != [kind]) or owner_alive(entry.name):
                 continue
             with contextlib.suppress(OSError):
                 info = entry.stat(follow_symlinks=False)
@@ -56,8 +57,9 @@ def stale_dirs(kind: str, where: Path | None = None) -> list[Path]:
     return sorted(found)
 
 
-def remove_stale(kind: str, where: Path | None = None) -> list[Path]:
-    """Remove what dead owners left; returns the directories removed (another coldlab may race us: fine)."""
+def remove_stale(kind: str | None = None, where: Path | None = None) -> list[Path]:
+    """Remove what dead owners left (of `kind`, or of every kind); returns the directories removed (another
+    coldlab may race us to them: fine)."""
     removed = []
     for directory in stale_dirs(kind, where):
         shutil.rmtree(directory, ignore_errors=True)  # fd-based: a link inside is removed, not followed

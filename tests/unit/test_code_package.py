@@ -224,3 +224,13 @@ def test_a_reused_pid_or_a_link_is_not_taken_for_a_live_owner_s_directory(scratc
     assert scratch.remove_stale(scratch.CODE) == [reused]
     assert mine.is_dir()
     assert link.is_symlink()
+
+
+def test_doctor_s_sweep_takes_every_kind_the_code_sweep_only_packages(scratch_under_tmp: Path) -> None:
+    layers = scratch_under_tmp / "coldlab-layers-999999999-1-abcd"
+    code = scratch_under_tmp / "coldlab-code-999999999-1-abcd"
+    layers.mkdir()
+    code.mkdir()
+    assert scratch.remove_stale(scratch.CODE) == [code]
+    assert layers.exists()
+    assert scratch.remove_stale() == [layers]

@@ -57,8 +57,8 @@ def report(limits: Limits) -> dict[str, Any]:
             "cpus": host_cpus(),
             "function_user": None if user is None else {"name": user.name, "uid": user.uid, "how": user.how},
             "stale_runs_removed": list(getattr(chosen.host, "stale_removed", [])),
-            # packages unzipped by a coldlab that was killed: removed now, as its cgroups are
-            "stale_code_dirs_removed": [str(path) for path in scratch.remove_stale(scratch.CODE)],
+            # packages and layers unzipped by a coldlab that was killed: removed now, as its cgroups are
+            "stale_code_dirs_removed": [str(path) for path in scratch.remove_stale()],
         },
     }
 
