@@ -75,33 +75,33 @@ class LambdaApiError(ColdlabError):
         return {"Type": "User", self.message_key: self.message, **self.extra}
 
 
-class InvalidParameterValue(LambdaApiError):
+class InvalidParameterValue(LambdaApiError):  # noqa: N818 (named after the AWS error, as the serve contract spells it)
     pass
 
 
-class ResourceNotFound(LambdaApiError):
+class ResourceNotFound(LambdaApiError):  # noqa: N818 (named after the AWS error, as the serve contract spells it)
     status, code, message_key = 404, "ResourceNotFoundException", "Message"
 
 
-class ResourceConflict(LambdaApiError):
+class ResourceConflict(LambdaApiError):  # noqa: N818 (named after the AWS error, as the serve contract spells it)
     status, code = 409, "ResourceConflictException"
 
 
-class ProvisionedConcurrencyConfigNotFound(LambdaApiError):
+class ProvisionedConcurrencyConfigNotFound(LambdaApiError):  # noqa: N818 (named after the AWS error, as the serve contract spells it)
     status, code = 404, "ProvisionedConcurrencyConfigNotFoundException"
 
 
-class RequestTooLarge(LambdaApiError):
+class RequestTooLarge(LambdaApiError):  # noqa: N818 (named after the AWS error, as the serve contract spells it)
     """Over the payload limit: AWS answers with a code the model lacks (RequestEntityTooLargeException)."""
 
     status, code = 413, "RequestEntityTooLargeException"
 
 
-class InvalidRequestContent(LambdaApiError):
+class InvalidRequestContent(LambdaApiError):  # noqa: N818 (named after the AWS error, as the serve contract spells it)
     code = "InvalidRequestContentException"
 
 
-class TooManyRequests(LambdaApiError):
+class TooManyRequests(LambdaApiError):  # noqa: N818 (named after the AWS error, as the serve contract spells it)
     """429 with the `Reason` botocore lifts to the top of `e.response`."""
 
     status, code = 429, "TooManyRequestsException"
