@@ -245,3 +245,61 @@ def test_a_layer_that_is_not_local_is_a_warning(tmp_path: Path) -> None:
     result = load(tmp_path, function(BASE + "Layers: ['arn:aws:lambda:us-east-1:123456789012:layer:x:1']\n"))
     assert result.functions[0].layers == ()
     assert "layer arn:aws:lambda:us-east-1:123456789012:layer:x:1 is not a local layer" in result.warnings[0]
+
+
+def test_lambda_url_and_alias_resources_apply_to_plain_functions(tmp_path: Path) -> None:
+    text = """
+        Resources:
+          Fn:
+            Type: AWS::Lambda::Function
+            Properties: {Code: code, Runtime: provided.al2023, FunctionName: plain}
+          Version: {Type: AWS::Lambda::Version, Properties: {FunctionName: !Ref Fn}}
+          Live:
+            Type: AWS::Lambda::Alias
+            Properties:
+              FunctionName: !Ref Fn
+              FunctionVersion: !GetAtt Version.Version
+              Name: live
+              ProvisionedConcurrencyConfig: {ProvisionedConcurrentExecutions: 3}
+          Url:
+            Type: AWS::Lambda::Url
+            Properties: {TargetFunctionArn: !Ref Live, AuthType: NONE}
+          Other:
+            Type: AWS::Lambda::Function
+            Properties: {Code: code, Runtime: provided.al2023}
+          OtherUrl:
+            Type: AWS::Lambda::Url
+            Properties: {TargetFunctionArn: !GetAtt Other.Arn, AuthType: AWS_IAM, InvokeMode: RESPONSE_STREAM}
+        """
+    plain, other = load(tmp_path, text).functions
+    assert (plain.alias, plain.provisioned_concurrency, plain.function_url) == ("live", 3, FunctionUrlSpec())
+    assert (other.alias, other.function_url) == (None, FunctionUrlSpec("AWS_IAM", "RESPONSE_STREAM"))
+
+
+def test_a_url_for_a_function_outside_the_template_is_refused(tmp_path: Path) -> None:
+    text = function(BASE) + (
+        "  Url:\n    Type: AWS::Lambda::Url\n"
+        "    Properties: {TargetFunctionArn: 'arn:aws:lambda:us-east-1:1:function:elsewhere', AuthType: NONE}\n"
+    )
+    with pytest.raises(
+        TemplateError, match=r":9: Resources.Url.Properties.TargetFunctionArn: .* names no function"
+    ):
+        load(tmp_path, text)
+
+
+def test_environment_over_4_kb_names_the_property(tmp_path: Path) -> None:
+    variables = "".join(f"    V{index}: {'x' * 100}\n" for index in range(45))
+    text = function(BASE + "Environment:\n  Variables:\n" + variables)
+    with pytest.raises(
+        TemplateError, match=r":7: Resources.Fn.Properties.Environment: environment variables take \d+ bytes"
+    ):
+        load(tmp_path, text)
+
+
+def test_an_http_api_event_with_payload_1_0_is_a_warning(tmp_path: Path) -> None:
+    events = (
+        "Events:\n  E: {Type: HttpApi, Properties: {Path: /x, Method: GET, PayloadFormatVersion: '1.0'}}\n"
+    )
+    result = load(tmp_path, function(BASE + events))
+    assert result.functions[0].routes == (RouteSpec(api="HttpApi", method="GET", path="/x"),)
+    assert "PayloadFormatVersion 1.0 is not served" in result.warnings[0]

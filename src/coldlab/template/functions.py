@@ -110,7 +110,10 @@ def read_function(
         request, template_dir=context.template_dir, build=context.build, builder=context.builder,
         warnings=context.warnings,
     )  # fmt: skip
-    config = FunctionConfig.create(code, **values)
+    try:
+        config = FunctionConfig.create(code, **values)
+    except UsageError as exc:  # what only the whole config can check (the 4 KB of environment variables)
+        raise props.where.error(exc.message, exc.hint or "fix the function's properties") from exc
     alias = _alias(props) if serverless else None
     return FunctionSpec(
         name=config.function_name,
@@ -285,6 +288,10 @@ def _routes(props: _Props, warnings: list[str]) -> tuple[RouteSpec, ...]:
             )
             continue
         spec = event.get("Properties") or {}
+        if kind == "HttpApi" and str(spec.get("PayloadFormatVersion", "2.0")) != "2.0":
+            warnings.append(
+                place.warning("PayloadFormatVersion 1.0 is not served; requests arrive as payload 2.0")
+            )
         path, method = spec.get("Path"), spec.get("Method")
         if kind == "HttpApi" and path is None and method is None:
             routes.append(RouteSpec(api=kind, method="ANY", path="$default"))

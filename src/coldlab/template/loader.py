@@ -20,6 +20,7 @@ from coldlab.template.functions import LAMBDA_FUNCTION_PROPERTIES, ReadContext, 
 from coldlab.template.globals import SERVERLESS_FUNCTION_PROPERTIES, apply_globals, function_globals
 from coldlab.template.gobuild import GoSourceBuilder
 from coldlab.template.intrinsics import FUNCTION_TYPES, Resolver
+from coldlab.template.lambda_resources import apply_lambda_resources
 from coldlab.template.nodes import LocMap, TemplateError, Where
 from coldlab.template.parameters import pseudo_parameters, read_parameters
 from coldlab.template.yamlload import load_yaml
@@ -112,6 +113,9 @@ def load_template(
             f"{path}: no AWS::Serverless::Function or AWS::Lambda::Function to serve",
             "add a function resource, or serve a code directory with: coldlab serve DIR",
         )
+    specs = apply_lambda_resources(
+        specs, resources, places=places, resolver=resolver, function_arns=function_arns, warnings=warnings
+    )
     _check_unique(specs)
     return TemplateResult(tuple(specs), tuple(warnings))
 
