@@ -310,3 +310,18 @@ def test_reserved_environment_names_are_refused_as_lambda_refuses_them(tmp_path:
         "variables you have provided contains reserved keys that are currently not supported for "
         f"modification. Reserved keys used in this request: {name} (rename them: Lambda sets these itself)\n"
     )
+
+
+def test_event_and_client_context_cannot_both_come_from_stdin(tmp_path: Path) -> None:
+    done = coldlab("invoke", str(_header_echo(tmp_path)), "--event", "-", "--client-context", "-", stdin="{}")
+    assert done.returncode == 2
+    assert done.stderr == (
+        "coldlab: error: --event - and --client-context - cannot both read stdin (put one of them in a file)\n"
+    )
+
+
+def test_client_context_from_stdin(tmp_path: Path) -> None:
+    code = _header_echo(tmp_path)
+    done = coldlab("invoke", str(code), "--client-context", "-", stdin=json.dumps(CLIENT_CONTEXT))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(json.loads(done.stdout)) == CLIENT_CONTEXT

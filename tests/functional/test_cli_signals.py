@@ -204,6 +204,19 @@ def test_sigterm_removes_the_unzipped_package(tmp_path: Path, teller: socket.soc
     assert not any(path.exists() for path in unzipped)
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_the_same_for_another_command_tune(
+    tmp_path: Path, teller: socket.socket, signum: signal.Signals
+) -> None:
+    """The mechanism is the CLI's, not invoke's: `coldlab tune` mid-run gets the same clean-up and line."""
+    code = write_script_bootstrap(tmp_path / "code", TELLING)
+    env = ["--env", f"TELL_PORT={teller.getsockname()[1]}", "--env", "STALL_AT=2"]
+    cli = Coldlab(tmp_path, "tune", str(code), "--memory", "128", "-n", "3", "--timeout", "900", *env)
+    assert [told(teller) for _ in range(2)] == [1, 2]
+    code_, tree = cli.stop(signum)
+    assert_clean(cli, signum, code_, tree)
+
+
 @pytest.mark.go
 def test_sigterm_while_a_go_function_is_frozen_between_invokes(go_build: GoBuilder, tmp_path: Path) -> None:
     code = go_build("hello-go").parent

@@ -16,7 +16,7 @@ from coldlab.config import (
     FunctionConfig,
     parse_env_pairs,
 )
-from coldlab.errors import Terminated
+from coldlab.errors import Terminated, UsageError
 from coldlab.events import read_client_context, read_event
 
 if TYPE_CHECKING:  # the platform (aiohttp) loads when a command runs, not for `coldlab invoke --help`
@@ -172,6 +172,10 @@ def command(
         function_name=function_name,
         environment=parse_env_pairs(env_pairs),
     )
+    if event_source == "-" and client_context_source == "-":
+        raise UsageError(
+            "--event - and --client-context - cannot both read stdin", "put one of them in a file"
+        )
     event = read_event(event_source)
     client_context = read_client_context(client_context_source) if client_context_source else None
     run = InvokeRun()
