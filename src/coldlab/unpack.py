@@ -33,7 +33,8 @@ TreePath = tuple[str, ...]
 MAX_DEPTH = 255  # directories held open at once while walking (the process has 1,024 descriptors)
 MAX_NAME_BYTES = 255  # NAME_MAX
 MAX_PATH_BYTES = 4095  # PATH_MAX - 1
-MAX_LINK_HOPS = 256  # links followed while checking one link; above the kernel's 40, so never more lenient
+MAX_LINK_HOPS = 40  # the kernel's MAXSYMLINKS: a path that needs more links than that reaches nothing (ELOOP)
+MAX_LINK_STEPS = 2_000_000  # names walked checking all links: bounds the work a hostile archive can ask for
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -160,21 +161,30 @@ def _check_link_target(member: Member, label: str) -> None:
 
 def check_links(tree: Plan, label: str, what: str) -> None:
     """Refuse the archive when any link in the final tree leads outside it."""
+    budget = [MAX_LINK_STEPS]
     for path, member in tree.items():
-        if member is not None and member.kind == "link" and leaves_root(tree, path):
+        if member is not None and member.kind == "link" and leaves_root(tree, path, budget):
             raise UnpackError(
                 f"{label}: link {member.name!r} -> {member.link!r} resolves outside the {what}",
                 f"point the link inside the {what}, or put the file it points to in the {what} instead",
             )
+        if budget[0] < 0:
+            raise UnpackError(
+                f"{label}: its links chain too long and too often to be checked",
+                "replace the links with the files they point to",
+            )
 
 
-def leaves_root(tree: Plan, link: TreePath) -> bool:
+def leaves_root(tree: Plan, link: TreePath, budget: list[int] | None = None) -> bool:
     """Whether resolving `link` ever steps above the root or onto an absolute path (physically, following
-    links in `tree` as the kernel would; names the tree lacks are walked lexically, which is stricter)."""
+    links in `tree` as the kernel would; names the tree lacks are walked lexically, which is stricter).
+    `budget[0]` counts down the names walked (the caller refuses the archive when it runs out)."""
     resolved = list(link[:-1])  # the directory the walk is in
     pending: list[str] = [link[-1]]  # names still to walk, the next one last
     hops = 0
-    while pending:
+    steps = budget if budget is not None else [MAX_LINK_STEPS]
+    while pending and steps[0] >= 0:
+        steps[0] -= 1
         name = pending.pop()
         if name in ("", "."):
             continue
@@ -189,7 +199,7 @@ def leaves_root(tree: Plan, link: TreePath) -> bool:
             continue
         hops += 1
         if hops > MAX_LINK_HOPS:
-            return False  # a loop (ELOOP): it reaches nothing, inside or out
+            return False  # ELOOP: the kernel gives up here, so the link reaches nothing, inside or out
         resolved.pop()
         if member.link.startswith("/"):
             return True

@@ -8,7 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from coldlab.unpack import MAX_DEPTH, Member, Plan, SizeLimitError, UnpackError, leaves_root, plan, unpack
+from coldlab import unpack as unpack_module
+from coldlab.unpack import (
+    MAX_DEPTH,
+    Member,
+    Plan,
+    SizeLimitError,
+    UnpackError,
+    check_links,
+    leaves_root,
+    plan,
+    unpack,
+)
 
 
 def file(name: str, data: bytes = b"", mode: int = 0o644, before: Callable[[], None] | None = None) -> Member:
@@ -140,3 +151,11 @@ def test_links_are_created_last_and_leading_outside_refuses_before_writing(targe
     with pytest.raises(UnpackError, match=r"link 'l' -> '\.\./x' resolves outside the layer"):
         unpack([file("f"), link("l", "../x")], target, label="t.zip", max_bytes=100, what="layer")
     assert list(target.iterdir()) == []
+
+
+def test_checking_links_is_bounded_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    loops = [(f"l{i}", "./" * 100 + f"l{i}") for i in range(10)]  # each loops, walking 100 names a hop
+    check_links(tree(*loops), "t.zip", "package")  # the kernel's 40 hops each: 40,000 names in all
+    monkeypatch.setattr(unpack_module, "MAX_LINK_STEPS", 10_000)
+    with pytest.raises(UnpackError, match=r"t\.zip: its links chain too long and too often to be checked"):
+        check_links(tree(*loops), "t.zip", "package")
