@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from coldlab import gotool
+from coldlab.errors import ToolchainError
 from coldlab.inspect.buildinfo import read_buildinfo
 from coldlab.inspect.elf import ElfImage
 from coldlab.platform import Environment, InvocationResult
@@ -235,6 +236,44 @@ def test_serve_dir_of_go_source_builds_it_into_the_users_cache(
     assert spec.name == "my-func"
     assert spec.config.code.parent == tmp_path / "cache" / "coldlab" / "builds"
     assert (spec.config.code / "bootstrap").is_file()
+
+
+def _one_function(tmp_path: Path, code_uri: str) -> Path:
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        f"    Properties:\n      Runtime: provided.al2023\n      CodeUri: {code_uri}\n"
+    )
+    return template
+
+
+def test_a_go_compile_error_is_one_line_naming_the_template_and_the_compiler(
+    tmp_path: Path, counting_go: CountingGo
+) -> None:
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "go.mod").write_text("module example.com/broken\n\ngo 1.22\n")
+    (tmp_path / "broken" / "main.go").write_text("package main\n\nfunc main() { undefined() }\n")
+    template = _one_function(tmp_path, "broken")
+    builder = GoSourceBuilder(cache_dir=tmp_path / "cache", go=counting_go.path)
+    with pytest.raises(ToolchainError) as caught:
+        load_template(template, builder=builder)
+    shown = str(caught.value)
+    assert shown.startswith(
+        f"{template}:6: Resources.Fn.Properties.CodeUri: go build failed in {tmp_path / 'broken'}"
+    )
+    assert "undefined: undefined" in shown
+    assert "\n" not in shown
+    assert list((tmp_path / "cache" / "builds").iterdir()) == []  # no scratch directory, no entry
+
+
+def test_an_unusable_cache_directory_is_one_line(tmp_path: Path, counting_go: CountingGo) -> None:
+    shutil.copytree(REPO / "examples" / "hello-go", tmp_path / "fn")
+    (tmp_path / "not-a-dir").write_text("")
+    builder = GoSourceBuilder(cache_dir=tmp_path / "not-a-dir", go=counting_go.path)
+    with pytest.raises(
+        ToolchainError, match=r"could not store the build of .* \(make the cache directory writable"
+    ):
+        load_template(_one_function(tmp_path, "fn"), builder=builder)
 
 
 def test_the_built_function_runs_as_a_lambda_bootstrap(loaded: Loaded) -> None:

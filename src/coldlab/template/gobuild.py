@@ -47,17 +47,35 @@ class GoSourceBuilder:
         """Return a directory holding `bootstrap` built from `source`; build it only on a cache miss."""
         go = self.go or gotool.find_go()
         spec = gotool.GoBuild(package_dir=source, goarch=GOARCH[architecture])
-        key = content_hash(source, spec, toolchain_version(go))
+        try:
+            key = content_hash(source, spec, toolchain_version(go))
+        except OSError as exc:  # a source file that cannot be read
+            raise ToolchainError(
+                f"could not read the Go source in {source}: {exc}", "check its permissions"
+            ) from exc
         target = self.cache_dir / "builds" / key
         if (target / "bootstrap").is_file():
             return target
+        try:
+            self._build_into(spec, go, target)
+        except OSError as exc:  # the cache directory is not writable, the disk is full, ...
+            raise ToolchainError(
+                f"could not store the build of {source} in {target.parent}: {exc}",
+                "make the cache directory writable (or set XDG_CACHE_HOME) and retry",
+            ) from exc
+        return target
+
+    @staticmethod
+    def _build_into(spec: gotool.GoBuild, go: Path, target: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         # Build beside the target and rename into place, so a half-written binary is never a cache hit
         # and two servers building the same source at once both end with one complete entry.
         scratch = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
-        scratch.chmod(0o755)  # mkdtemp makes it 0700; a code directory is world-readable like /var/task
         try:
+            scratch.chmod(0o755)  # mkdtemp makes it 0700; a code directory is world-readable like /var/task
             gotool.build(spec, scratch / "bootstrap", go=go)
+            if target.exists() and not (target / "bootstrap").is_file():
+                shutil.rmtree(target)  # an entry someone emptied by hand: replace it
             try:
                 scratch.rename(target)
             except OSError:
@@ -65,7 +83,6 @@ class GoSourceBuilder:
                     raise
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        return target
 
 
 def build_if_go_source(
