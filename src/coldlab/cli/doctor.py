@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.table import Table
 
 from coldlab import scratch
 from coldlab.cli.output import err_console, print_json
@@ -82,6 +81,8 @@ def command(*, memory_mb: int, cpu_visibility: str, as_json: bool) -> None:
     if as_json:
         print_json(doc)
         return
+    from rich.table import Table  # rich loads when a table is printed, not for --help
+
     table = Table(title=f"coldlab sandbox: {doc['host']} host", show_lines=False)
     table.add_column("part")
     table.add_column("mechanism in force")
