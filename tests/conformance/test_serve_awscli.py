@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conftest import GoBuilder
+from support.runtime_scripts import GoBuilder
 from support.serve import ServeProcess, aws_env, code_dir, zip_bootstrap
 
 pytestmark = pytest.mark.go

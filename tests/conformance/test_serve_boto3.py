@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import GoBuilder
+from support.runtime_scripts import GoBuilder
 from support.serve import ServeProcess, code_dir, lambda_client, zip_bootstrap
 
 pytestmark = pytest.mark.go
