@@ -42,7 +42,7 @@ def loaded_by(*args: str) -> dict[str, object]:
 
 
 @pytest.mark.parametrize(
-    "args", [["--help"], ["invoke", "--help"], ["simulate", "--help"], ["plan", "--help"]]
+    "args", [["--help"], *([name, "--help"] for name in ("invoke", "simulate", "plan", "doctor"))]
 )
 def test_help_does_not_import_heavy_modules(args: list[str]) -> None:
     probe = loaded_by(*args)
