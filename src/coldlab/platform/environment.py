@@ -2,6 +2,12 @@
 
 The platform wires the Runtime API (pure core + HTTP adapter) to the sandbox Host; neither knows the other.
 Timings use the monotonic clock; log lines follow `coldlab.logs.text` byte for byte.
+
+With extensions (lambda-contract §2, §5): external ones (layers.py) start in the sandbox before the runtime,
+and the runtime starts once they have registered; init ends when the runtime and every extension wait on
+`next`; an invoke ends when all of them are back there (the timeout covers that span); an extension that
+dies fails the environment. Destroying a sandbox runs the shutdown phase (shutdown.py). Telemetry
+subscribers get the records of telemetry.py's hub.
 """
 
 from __future__ import annotations
@@ -14,23 +20,45 @@ import os
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 
 from coldlab.config import FunctionConfig
+from coldlab.errors import CodeError
 from coldlab.logs import log_format as make_log_format
 from coldlab.logs import text
+from coldlab.platform import records
 from coldlab.platform.code import CodePackage, load_code
+from coldlab.platform.emf import EmfRecord, scan_emf
 from coldlab.platform.envvars import lambda_environment, log_stream_name
-from coldlab.platform.failures import exit_payload, exit_reason, timeout_payload
+from coldlab.platform.extensions import (
+    ExtensionExited,
+    ExtensionProcesses,
+    crash_lines,
+    extension_environment,
+    extension_line,
+    telemetry_line,
+)
+from coldlab.platform.failures import error_payload, exit_payload, exit_reason, timeout_payload
+from coldlab.platform.layers import LayerSet, external_extensions, load_layers
 from coldlab.platform.logtail import LogTail
 from coldlab.platform.output import OutputPipe
 from coldlab.platform.result import ColdStartPhases, InitOutcome, InvocationResult
+from coldlab.platform.shutdown import ShutdownReport, run_shutdown
 from coldlab.platform.spare import Spare
+from coldlab.platform.telemetry import TelemetryHub
 from coldlab.runtime.core import InitFailed, Resolved, RuntimeReady
+from coldlab.runtime.extensions import (
+    MAX_EXTENSIONS,
+    ExtensionFailed,
+    ExtensionWaiting,
+    FunctionFacts,
+    invoke_event,
+)
 from coldlab.runtime.model import Invocation, Outcome
-from coldlab.runtime.server import PlatformEffect, RuntimeApiServer
+from coldlab.runtime.server import PlatformEffect, RuntimeApiServer, Subscribed
 from coldlab.sandbox import Fidelity, Host, Limits, PreparedSandbox, Sandbox, select_host
 
 INIT_TIMEOUT_S = 10.0  # Lambda's init phase limit for on-demand functions (reference §5)
@@ -43,7 +71,7 @@ class _Exited:
     returncode: int
 
 
-_Event = PlatformEffect | _Exited
+_Event = PlatformEffect | _Exited | ExtensionExited
 
 
 @dataclass
@@ -54,6 +82,7 @@ class _PreparedRuntime:
     output: OutputPipe
     endpoint: str
     server: RuntimeApiServer
+    env: dict[str, str]
 
     @property
     def alive(self) -> bool:
@@ -82,6 +111,13 @@ class _Attempt:
     init_billed: bool
     cold: bool
     phases: ColdStartPhases | None
+    trace_id: str = ""
+
+
+class _RegistrationFailed(Exception):  # noqa: N818 - a control-flow signal inside _spawn, never raised out
+    def __init__(self, result: _InitResult) -> None:
+        super().__init__(result.error_type)
+        self.result = result
 
 
 @dataclass(frozen=True)
@@ -113,6 +149,7 @@ class Environment:
         init_timeout_s: float = INIT_TIMEOUT_S,
         log_format: str = "text",
         prepare_sandbox: bool = True,
+        layers: Sequence[Path] = (),
     ) -> None:
         self.config = config
         self.host = host or select_host()
@@ -128,7 +165,15 @@ class Environment:
         )
         self._initialization_type = initialization_type
         self._init_timeout_s = init_timeout_s
-        self._server = RuntimeApiServer(self._on_effect)
+        facts = FunctionFacts(config.function_name, config.version, config.handler, config.account_id)
+        self._server = RuntimeApiServer(self._on_effect, facts=facts)
+        self._layer_paths = tuple(layers)
+        self._layers = LayerSet(None)
+        self._extensions = ExtensionProcesses((), self._extension_line)
+        self._hub: TelemetryHub | None = None
+        self.last_shutdown: ShutdownReport | None = None  # the shutdown phase of the last sandbox destroyed
+        self._unstarted: PreparedSandbox | None = None
+        self._emf: list[EmfRecord] = []
         self._code: CodePackage | None = None
         self._sandbox: Sandbox | None = None
         self._output: OutputPipe | None = None
@@ -189,17 +234,31 @@ class Environment:
     async def start(self) -> None:
         """Check the code, open the Runtime API, prepare a sandbox. The bootstrap runs at the first invoke."""
         self._code = load_code(self.config.code)
+        self._layers = load_layers(self._layer_paths)
+        found = external_extensions(self._code.root, self._layers.root)
+        if len(found) > MAX_EXTENSIONS:
+            raise CodeError(
+                f"{len(found)} external extensions found; Lambda allows {MAX_EXTENSIONS} "
+                "(Extension.TooManyExtensions)",
+                "remove some executables from extensions/",
+            )
+        self._extensions = ExtensionProcesses(found, self._extension_line)
         await self._server.start()
         self._spare.refill()
         await self._spare.ready()  # a failure is reported by the first invoke
 
     async def close(self) -> None:
+        """Destroy the environment: the shutdown phase (reason spindown) runs on a live sandbox first."""
+        if self._closed:
+            return
         self._closed = True
         self._spare.close()
-        await self._destroy()
+        async with self._lock:  # an invoke under way finishes first
+            await self._destroy("spindown")
         await self._server.close()
         if self._code is not None:
             self._code.cleanup()
+        self._layers.cleanup()
 
     # --- logging -------------------------------------------------------------------------------------
 
@@ -208,7 +267,44 @@ class Environment:
         if self._log_sink is not None:
             self._log_sink(line)
 
+    def _function_line(self, line: str) -> None:
+        """A line the runtime wrote: logged, scanned for EMF, sent to telemetry subscribers."""
+        self._log(line)
+        self._emf.extend(scan_emf(line))
+        if self._hub is not None:
+            self._hub.emit("function", line)
+
+    def _extension_line(self, line: str) -> None:
+        self._log(line)
+        if self._hub is not None:
+            self._hub.emit("extension", line)
+
+    def _platform(self, kind: str, body: dict[str, object]) -> None:
+        if self._hub is not None:
+            self._hub.emit(kind, body)
+
+    @property
+    def _json_logs(self) -> bool:
+        return self._format.name == "JSON"
+
     def _on_effect(self, effect: PlatformEffect) -> None:
+        if isinstance(effect, Subscribed):  # handled now: records must reach it from this moment
+            sub = effect.subscription
+            if self._hub is not None:
+                self._hub.subscribe(sub)
+            self._log(telemetry_line(sub.extension, sub.types, json_format=self._json_logs))
+            self._platform(
+                "platform.telemetrySubscription",
+                {"name": sub.extension, "state": "Subscribed", "types": list(sub.types)},
+            )
+            return
+        if isinstance(effect, ExtensionWaiting) and effect.first:
+            ext = self._server.extensions.by_name(effect.name)
+            events = ext.events if ext is not None else ()
+            self._log(extension_line(effect.name, "Ready", events, json_format=self._json_logs))
+            self._platform(
+                "platform.extension", {"name": effect.name, "state": "Ready", "events": list(events)}
+            )
         self._events.put_nowait(effect)
 
     # --- sandbox lifecycle -----------------------------------------------------------------------------
@@ -217,7 +313,7 @@ class Environment:
         """A sandbox whose process is set up and waits to exec the bootstrap, the pipe it writes to, and the
         Runtime API endpoint made for it alone."""
         endpoint = await self._server.open_endpoint()
-        output = OutputPipe(self._log)
+        output = OutputPipe(self._function_line)
         env = lambda_environment(
             self.config,
             runtime_api=endpoint,
@@ -230,25 +326,47 @@ class Environment:
             env.update({"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "INFO"})
         try:
             prepared = await self.host.prepare(
-                [str(self.code.bootstrap)], env, self.code.root, self.limits, output.write_fd
+                [str(self.code.bootstrap)],
+                env,
+                self.code.root,
+                self.limits,
+                output.write_fd,
+                opt_dir=self._layers.root,
             )
         except BaseException:
             output.close()
             self._server.drop_endpoint(endpoint)
             raise
-        return _PreparedRuntime(prepared, output, endpoint, self._server)
+        return _PreparedRuntime(prepared, output, endpoint, self._server, env)
 
-    async def _spawn(self) -> float:
-        """Start the bootstrap (in the prepared sandbox if there is one); the monotonic time of its exec."""
+    async def _spawn(self, limit_s: float, deadline: float, phase: str) -> tuple[float, _InitResult | None]:
+        """Start the external extensions, wait for them to register, then start the bootstrap (all in the
+        prepared sandbox). The monotonic time of the first exec, and a failed init's result if it failed
+        before the bootstrap could start. Init ends `limit_s` after that exec, or at `deadline` if given."""
         self._events = asyncio.Queue()
         prepared = await self._spare.take()
-        self._server.reset(prepared.endpoint)
+        self._server.reset(prepared.endpoint, self._extensions.names)
+        self._hub = TelemetryHub()
+        self._platform(*records.init_start(self.config, self._initialization_type, phase, self.id))
         self.runtime_api = prepared.endpoint
         started = time.perf_counter()
+        deadline = deadline or started + limit_s
         try:
+            await self._extensions.start(
+                prepared.sandbox, extension_environment(prepared.env), self.code.root, self._events
+            )
+            failed = await self._await_registration(started, deadline)
+            if failed is not None:
+                raise _RegistrationFailed(failed)
             sandbox = await prepared.sandbox.start()
+        except _RegistrationFailed as stop:  # destroyed by the caller, with a shutdown phase
+            self._sandbox, self._output = prepared.sandbox.sandbox, prepared.output
+            self._unstarted = prepared.sandbox
+            return started, stop.result
         except BaseException:
             prepared.output.close()
+            prepared.sandbox.discard()
+            await self._extensions.close()
             self._server.retire()
             raise
         prepared.output.close_write_end()
@@ -259,7 +377,7 @@ class Environment:
             events.put_nowait(_Exited(await sandbox.process.wait()))
 
         self._exit_watch = asyncio.create_task(watch_exit())
-        return started
+        return started, None
 
     def _freeze(self) -> None:
         """The runtime waits on `/next` with nothing queued: freeze it now, as Lambda does."""
@@ -267,9 +385,64 @@ class Environment:
             self._sandbox.freeze()
             self.freezes += 1
 
-    async def _destroy(self) -> None:
-        """Kill the sandbox and release it (after a crash, timeout, failed init, or at shutdown)."""
-        self._server.retire()  # first: nothing the dying runtime still sends may reach the next one
+    async def _await_registration(self, started: float, deadline: float) -> _InitResult | None:
+        """Wait until every external extension has registered (Lambda starts the runtime only then)."""
+        expected = self._extensions.names
+        while self._server.extensions.unregistered_external(expected):
+            event = await self._next_event(deadline)
+            elapsed = (time.perf_counter() - started) * 1000
+            phases = ColdStartPhases(0.0, elapsed)
+            if event is None:
+                return _InitResult(elapsed, phases, "timeout")
+            if isinstance(event, ExtensionExited):
+                return self._crash_result(elapsed, phases, event)
+            if isinstance(event, ExtensionFailed):
+                return _InitResult(elapsed, phases, "error", event.error_type, event.payload)
+        return None
+
+    def _crash_result(
+        self, elapsed_ms: float, phases: ColdStartPhases, event: ExtensionExited
+    ) -> _InitResult:
+        self._extension_crashed(None, event)
+        message = f"Error: Extension {event.name} exited with error: {exit_reason(event.returncode)}"
+        return _InitResult(
+            elapsed_ms, phases, "error", "Extension.Crash", error_payload("Extension.Crash", message)
+        )
+
+    def _extension_crashed(self, request_id: str | None, event: ExtensionExited) -> None:
+        self._extensions.flush()
+        ext = self._server.extensions.by_name(event.name)
+        events = ext.events if ext is not None else ()
+        self._log(
+            extension_line(
+                event.name, "Crashed", events, json_format=self._json_logs, error_type="Extension.Crash"
+            )
+        )
+        for line in crash_lines(request_id, event.name, exit_reason(event.returncode)):
+            self._log(line)
+
+    async def _destroy(self, reason: str = "failure") -> None:
+        """Run the shutdown phase and release the sandbox (after a crash, timeout, failed init: reason
+        failure or timeout; at close: spindown)."""
+        if self._sandbox is not None:
+            self._output_flush()
+            self.last_shutdown = await run_shutdown(
+                reason=reason,
+                sandbox=self._sandbox,
+                extensions=self._server.extensions,
+                externals=self._extensions.children,
+                send=self._server.send_extensions,
+                hub=self._hub,
+                log=self._log,
+            )
+        self._server.retire()  # nothing the dying processes still send may reach the next sandbox
+        await self._extensions.close()
+        if self._hub is not None:
+            await self._hub.close()
+            self._hub = None
+        if self._unstarted is not None:  # its bootstrap never started: let the waiting process go
+            self._unstarted.discard()
+            self._unstarted = None
         if self._sandbox is not None:
             self._sandbox.thaw()  # a frozen process group must run to die cleanly and flush its output
             self._sandbox.kill()
@@ -301,13 +474,25 @@ class Environment:
             return None
 
     async def _initialize(
-        self, accepted: float, *, limit_s: float = 0.0, deadline: float = 0.0
+        self, accepted: float, *, limit_s: float = 0.0, deadline: float = 0.0, phase: str = "init"
     ) -> _InitResult:
-        """Spawn and wait for the first `/next`, an init error, an exit, or the end of the init budget:
-        `limit_s` after the exec, or the absolute monotonic `deadline` when one is given."""
-        started = await self._spawn()
+        """Spawn and wait until the runtime and every extension wait on `next` (or an init error, an exit,
+        or the end of the init budget: `limit_s` after the first exec, or the monotonic `deadline`)."""
+        result = await self._await_init(accepted, limit_s, deadline, phase)
+        kind = self._initialization_type
+        self._platform(*records.init_runtime_done(kind, phase, result.status, result.error_type))
+        self._platform(*records.init_report(kind, phase, result.duration_ms, result.status))
+        if self._hub is not None:
+            self._hub.end_backlog()
+        return result
+
+    async def _await_init(self, accepted: float, limit_s: float, deadline: float, phase: str) -> _InitResult:
+        started, failed = await self._spawn(limit_s, deadline, phase)
+        if failed is not None:
+            return failed
         spawned = time.perf_counter()
         deadline = deadline or started + limit_s
+        runtime_ready = False
         while True:
             event = await self._next_event(deadline)
             now = time.perf_counter()
@@ -316,14 +501,23 @@ class Environment:
             if event is None:
                 return _InitResult(elapsed_ms, phases, "timeout")
             if isinstance(event, RuntimeReady):
+                runtime_ready = True
+                self._server.extensions.close_registration()
                 self._sample_peak()
-                return _InitResult(elapsed_ms, phases, "success")
-            if isinstance(event, InitFailed):
+            if runtime_ready and isinstance(event, RuntimeReady | ExtensionWaiting):
+                if self._server.extensions.all_waiting():
+                    self._sample_peak()
+                    return _InitResult(elapsed_ms, phases, "success")
+            elif isinstance(event, InitFailed):
                 failure = event.failure
                 return _InitResult(elapsed_ms, phases, "error", failure.error_type, failure.payload)
-            if isinstance(event, _Exited):
+            elif isinstance(event, ExtensionFailed):
+                return _InitResult(elapsed_ms, phases, "error", event.error_type, event.payload)
+            elif isinstance(event, _Exited):
                 reason = exit_reason(event.returncode)
                 return _InitResult(elapsed_ms, phases, "error", "Runtime.ExitError", exit_reason=reason)
+            elif isinstance(event, ExtensionExited):
+                return self._crash_result(elapsed_ms, phases, event)
 
     # --- init ahead of traffic ---------------------------------------------------------------------------
 
@@ -374,6 +568,7 @@ class Environment:
         self, payload: bytes, request_id: str | None, client_context: str | None, cognito_identity: str | None
     ) -> InvocationResult:
         self._tail = LogTail()
+        self._emf = []
         accepted = time.perf_counter()
         if self._sandbox is not None and self._sandbox.process.returncode is not None:
             await self._destroy()  # died while frozen (e.g. killed for memory): re-init inside this invoke
@@ -393,8 +588,10 @@ class Environment:
             init_billed,
             cold,
             phases,
+            f"Root=1-{int(wall):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=0",
         )
         self._log(self._format.start(attempt.request_id))
+        self._platform(*records.start(attempt.request_id, self.config.version, attempt.trace_id))
         if self._sandbox is None:
             failed = await self._suppressed_init(attempt)
             if failed is not None:
@@ -402,6 +599,8 @@ class Environment:
         else:
             assert self._sandbox is not None
             self._sandbox.thaw()
+            if self._hub is not None:
+                self._hub.resume()
         invocation = self._invocation(attempt, payload, client_context, cognito_identity)
         return await self._run(attempt, invocation)
 
@@ -426,7 +625,7 @@ class Environment:
 
     async def _suppressed_init(self, attempt: _Attempt) -> InvocationResult | None:
         """Init re-run inside the invoke, bounded by the invoke's own deadline; a result only if it failed."""
-        init = await self._initialize(attempt.begun, deadline=attempt.deadline)
+        init = await self._initialize(attempt.begun, deadline=attempt.deadline, phase="invoke")
         if init.status == "success":
             return None
         if init.status == "timeout":
@@ -447,25 +646,68 @@ class Environment:
         return result
 
     async def _run(self, attempt: _Attempt, invocation: Invocation) -> InvocationResult:
-        """Hand the event over and wait for the answer and the runtime's next `/next` (or a failure)."""
+        """Hand the event to the runtime and the INVOKE-subscribed extensions, and wait until the runtime has
+        answered and it and every extension are back on `next` (or a failure, or the deadline)."""
         self._server.submit(invocation)
+        extensions = self._server.extensions
+        event_for_extensions = invoke_event(
+            attempt.request_id, attempt.deadline_ms, invocation.function_arn, invocation.trace_id
+        )
+        self._server.send_extensions(extensions.invoke(event_for_extensions))
         outcome: Outcome | None = None
+        runtime_done: float | None = None
         while True:
             event = await self._next_event(attempt.deadline)
             if event is None:
                 return await self._finish_timeout(attempt, outcome)
             if isinstance(event, Resolved):
                 outcome = event.outcome
+                self._platform(*records.runtime_done(attempt, outcome, time.perf_counter()))
                 if not outcome.ok:
                     self._sample_peak()  # a runtime that reports a panic then exits (aws-lambda-go)
             elif isinstance(event, RuntimeReady) and outcome is not None and self._sandbox is not None:
-                ended = time.perf_counter()
-                status = "success" if outcome.ok else "error"
-                result = self._finish(attempt, outcome, status=status, ended=ended)
-                self._freeze()
-                return result
+                runtime_done = time.perf_counter()
             elif isinstance(event, _Exited):
                 return await self._finish_exit(attempt, outcome, event.returncode)
+            elif isinstance(event, ExtensionExited | ExtensionFailed):
+                return await self._finish_extension_failure(attempt, outcome, event)
+            if outcome is not None and runtime_done is not None and extensions.all_waiting():
+                ended = time.perf_counter()
+                status = "success" if outcome.ok else "error"
+                result = self._finish(
+                    attempt, outcome, status=status, ended=ended, overhead_ms=(ended - runtime_done) * 1000
+                )
+                await self._freeze_idle()
+                return result
+
+    async def _freeze_idle(self) -> None:
+        if self._hub is not None:
+            await self._hub.pause()
+        self._freeze()
+
+    async def _finish_extension_failure(
+        self, attempt: _Attempt, outcome: Outcome | None, event: ExtensionExited | ExtensionFailed
+    ) -> InvocationResult:
+        """An extension died (or said it is exiting) during the invoke: Lambda fails and resets the
+        environment; the caller keeps the runtime's answer if it came first."""
+        self._output_flush()
+        if isinstance(event, ExtensionExited):
+            self._extension_crashed(attempt.request_id, event)
+            error_type = "Extension.Crash"
+        else:
+            error_type = event.error_type
+            self._log(
+                extension_line(
+                    event.name, "ExitError", (), json_format=self._json_logs, error_type=error_type
+                )
+            )
+        if outcome is None:
+            message = f"RequestId: {attempt.request_id} Error: extension {event.name} failed ({error_type})"
+            payload = error_payload(error_type, message)
+            outcome = Outcome(attempt.request_id, payload, "application/json", "Unhandled", error_type)
+        result = self._finish(attempt, outcome, status="error", platform_error=True, error_type=error_type)
+        await self._destroy("failure")
+        return result
 
     async def _finish_exit(
         self, attempt: _Attempt, outcome: Outcome | None, returncode: int
@@ -488,9 +730,7 @@ class Environment:
     def _invocation(
         self, attempt: _Attempt, payload: bytes, client_context: str | None, cognito_identity: str | None
     ) -> Invocation:
-        trace = (
-            f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=0"
-        )
+        trace = attempt.trace_id
         return Invocation(
             request_id=attempt.request_id,
             payload=payload,
@@ -520,7 +760,7 @@ class Environment:
             )
         # Lambda reports the duration as the timeout itself, however late the kill lands.
         result = self._finish(attempt, outcome, status="timeout", ended=attempt.deadline)
-        await self._destroy()
+        await self._destroy("timeout")
         return result
 
     def _finish(
@@ -532,10 +772,14 @@ class Environment:
         ended: float | None = None,
         platform_error: bool = False,
         error_type: str | None = None,
+        overhead_ms: float = 0.0,
     ) -> InvocationResult:
+        """END and REPORT, and the result. Duration runs to the end of the invoke phase: for an extension
+        that works after the response, that includes `overhead_ms` (PostRuntimeExtensionsDuration)."""
         duration_ms = ((ended or time.perf_counter()) - attempt.begun) * 1000
         init_ms = attempt.init_ms
         self._output_flush()
+        self._extensions.flush()
         request_id = outcome.request_id
         peak = self._sandbox.peak_memory_bytes() if self._sandbox is not None else 0
         used_mb = min(text.memory_used_mb(peak), self.config.memory_mb) if peak else 0
@@ -556,6 +800,8 @@ class Environment:
             error_type=(error_type or outcome.error_type) if platform_error else None,
         )
         self._log(self._format.report(request_id, figures))
+        reported_error = (error_type or outcome.error_type) if status != "success" else None
+        self._platform(*records.report(request_id, status, figures, attempt.trace_id, reported_error))
         return InvocationResult(
             request_id=request_id,
             payload=outcome.payload,
@@ -574,4 +820,6 @@ class Environment:
             phases=attempt.phases,
             streamed=outcome.streamed,
             fidelity=dict(self._fidelity_dict),
+            extensions_overhead_ms=overhead_ms,
+            emf=tuple(self._emf),
         )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from coldlab.platform.emf import EmfRecord
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class InvocationResult:
     phases: ColdStartPhases | None = None
     streamed: bool = False
     fidelity: dict[str, Any] = field(default_factory=dict)
+    extensions_overhead_ms: float = 0.0  # PostRuntimeExtensionsDuration: extensions' work after the response
+    emf: tuple[EmfRecord, ...] = ()  # the function's EMF lines: metrics, or why a line was invalid
 
     @property
     def ok(self) -> bool:
@@ -79,4 +84,6 @@ class InvocationResult:
             else {"platform_ms": round(self.phases.platform_ms, 3), "init_ms": round(self.phases.init_ms, 3)},
             "log_lines": list(self.log_lines),
             "dropped_log_lines": self.dropped_log_lines,
+            "extensions_overhead_ms": round(self.extensions_overhead_ms, 3),
+            "emf": [record.as_dict() for record in self.emf],
         }

@@ -9,6 +9,10 @@ connection, a reconnect after the kill, or a child that outlived its parent cann
 state: its connections are closed when its sandbox is retired, its port stops listening, and anything that
 still arrives on an old port is refused (measured before this: a stale `GET /next` swallowed the next
 sandbox's invocation in 3-8 runs of 10).
+
+The Extensions API (2020-01-01) and the Telemetry API (2022-07-01, and the Logs API 2020-08-15) are served on
+the same endpoint, as Lambda serves them on AWS_LAMBDA_RUNTIME_API: their cores (extensions.py) are reset with
+the runtime's, so an extension of an old sandbox is refused like its runtime.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import contextlib
 import itertools
 import json
 import socket
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -32,9 +38,46 @@ from coldlab.runtime.core import (
     RuntimeApiCore,
     RuntimeReady,
 )
+from coldlab.runtime.extensions import (
+    EXTENSIONS_API_VERSION,
+    ExtDeliver,
+    ExtEffect,
+    ExtensionFailed,
+    ExtensionRegistered,
+    ExtensionsCore,
+    ExtensionWaiting,
+    ExtReply,
+    FunctionFacts,
+)
 from coldlab.runtime.model import API_VERSION, MAX_RESPONSE_BYTES, Invocation
+from coldlab.runtime.telemetry import (
+    LOGS_API_VERSION,
+    TELEMETRY_API_VERSION,
+    Subscription,
+    SubscriptionError,
+    parse_subscription,
+)
 
-PlatformEffect = RuntimeReady | Resolved | InitFailed
+
+@dataclass(frozen=True)
+class Subscribed:
+    """An extension subscribed to the Telemetry (or Logs) API."""
+
+    subscription: Subscription
+
+
+PlatformEffect = (
+    RuntimeReady
+    | Resolved
+    | InitFailed
+    | ExtensionRegistered
+    | ExtensionWaiting
+    | ExtensionFailed
+    | Subscribed
+)
+_EXT = f"/{EXTENSIONS_API_VERSION}/extension"
+_EXT_ID = "Lambda-Extension-Identifier"
+_EXT_ERROR_TYPE = "Lambda-Extension-Function-Error-Type"
 _BASE = f"/{API_VERSION}/runtime"
 _OK = json.dumps({"status": "OK"}).encode()
 _ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
@@ -66,9 +109,13 @@ def _local_port(transport: asyncio.BaseTransport) -> int | None:
 class RuntimeApiServer:
     """Serves one execution environment's Runtime API on 127.0.0.1 (port chosen by the OS)."""
 
-    def __init__(self, on_effect: Callable[[PlatformEffect], None]) -> None:
+    def __init__(
+        self, on_effect: Callable[[PlatformEffect], None], *, facts: FunctionFacts | None = None
+    ) -> None:
         self._on_effect = on_effect
         self.core = RuntimeApiCore()
+        self._facts = facts or FunctionFacts("coldlab-function", "$LATEST", "bootstrap", "123456789012")
+        self.extensions = ExtensionsCore(self._facts)
         self._tokens = itertools.count(1)
         self._parked: dict[int, asyncio.Future[web.StreamResponse]] = {}
         self._runner: web.AppRunner | None = None
@@ -83,6 +130,12 @@ class RuntimeApiServer:
         app.router.add_post(f"{_BASE}/invocation/{{request_id}}/error", self._error)
         app.router.add_post(f"{_BASE}/init/error", self._init_error)
         app.router.add_get(f"/{API_VERSION}/ping", self._ping)
+        app.router.add_post(f"{_EXT}/register", self._ext_register)
+        app.router.add_get(f"{_EXT}/event/next", self._ext_next)
+        app.router.add_post(f"{_EXT}/init/error", self._ext_init_error)
+        app.router.add_post(f"{_EXT}/exit/error", self._ext_exit_error)
+        app.router.add_put(f"/{TELEMETRY_API_VERSION}/telemetry", self._subscribe)
+        app.router.add_put(f"/{LOGS_API_VERSION}/logs", self._subscribe_logs)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
 
@@ -123,10 +176,12 @@ class RuntimeApiServer:
             await self._runner.cleanup()
             self._runner = None
 
-    def reset(self, address: str) -> None:
-        """A new runtime process starts on `address`: retire the old endpoint and forget the old state."""
+    def reset(self, address: str, external_extensions: frozenset[str] = frozenset()) -> None:
+        """A new sandbox starts on `address` (its external extensions named): retire the old endpoint and
+        forget the old state."""
         self.retire()
         self.core = RuntimeApiCore()
+        self.extensions = ExtensionsCore(self._facts, external_extensions)
         self._current_port = _port(address)
 
     def retire(self) -> None:
@@ -155,9 +210,30 @@ class RuntimeApiServer:
     def submit(self, invocation: Invocation) -> None:
         self._apply(self.core.submit(invocation), {})
 
-    def _apply(self, effects: list[Effect], replies: dict[int, web.StreamResponse]) -> None:
+    def send_extensions(self, effects: list[ExtEffect]) -> None:
+        """Carry out what the extensions core returned for a platform event (INVOKE, SHUTDOWN)."""
+        self._apply(effects, {})
+
+    def _apply(self, effects: Sequence[Effect | ExtEffect], replies: dict[int, web.StreamResponse]) -> None:
         for effect in effects:
-            if isinstance(effect, Reply):
+            if isinstance(effect, ExtReply):
+                body = _OK if effect.body is None else json.dumps(effect.body).encode()
+                replies[effect.token] = web.Response(
+                    status=effect.status,
+                    body=body,
+                    content_type="application/json",
+                    headers=dict(effect.headers),
+                )
+            elif isinstance(effect, ExtDeliver):
+                headers = {"Lambda-Extension-Event-Identifier": str(uuid.uuid4())}
+                response = web.Response(
+                    status=200,
+                    body=json.dumps(effect.event).encode(),
+                    content_type="application/json",
+                    headers=headers,
+                )
+                self._answer_parked(effect.token, response, replies)
+            elif isinstance(effect, Reply):
                 body = _OK if effect.body is None else json.dumps(effect.body).encode()
                 replies[effect.token] = web.Response(
                     status=effect.status, body=body, content_type="application/json"
@@ -166,13 +242,18 @@ class RuntimeApiServer:
                 response = web.Response(
                     status=200, body=effect.invocation.payload, headers=effect.invocation.headers()
                 )
-                future = self._parked.pop(effect.token, None)
-                if future is None:
-                    replies[effect.token] = response
-                elif not future.done():
-                    future.set_result(response)
+                self._answer_parked(effect.token, response, replies)
             else:
                 self._on_effect(effect)
+
+    def _answer_parked(
+        self, token: int, response: web.Response, replies: dict[int, web.StreamResponse]
+    ) -> None:
+        future = self._parked.pop(token, None)
+        if future is None:
+            replies[token] = response
+        elif not future.done():
+            future.set_result(response)
 
     async def _next(self, request: web.Request) -> web.StreamResponse:
         if not self._current(request):
@@ -227,10 +308,85 @@ class RuntimeApiServer:
         effects = self.core.init_error_posted(token, body, request.headers.get(_ERROR_TYPE_HEADER))
         return self._reply_for(token, effects)
 
+    # --- Extensions API ------------------------------------------------------------------------------------
+
+    async def _ext_register(self, request: web.Request) -> web.StreamResponse:
+        if not self._current(request):
+            return _stale_reply(request)
+        token = next(self._tokens)
+        body, _ = await _read_capped(request)
+        headers = request.headers
+        effects = self.extensions.register(
+            token, headers.get("Lambda-Extension-Name"), body, headers.get("Lambda-Extension-Accept-Feature")
+        )
+        return self._reply_for(token, effects)
+
+    async def _ext_next(self, request: web.Request) -> web.StreamResponse:
+        if not self._current(request):
+            return _stale_reply(request)
+        token = next(self._tokens)
+        extensions = self.extensions
+        future: asyncio.Future[web.StreamResponse] = asyncio.get_running_loop().create_future()
+        self._parked[token] = future
+        replies: dict[int, web.StreamResponse] = {}
+        self._apply(extensions.next_requested(token, request.headers.get(_EXT_ID)), replies)
+        if token in replies:
+            self._parked.pop(token, None)
+            return replies[token]
+        try:
+            return (
+                await future
+            )  # parked until an event it subscribed to comes (maybe never: GoLangEnableSIGTERM)
+        except asyncio.CancelledError:
+            self._parked.pop(token, None)
+            if extensions is self.extensions:
+                extensions.poll_abandoned(token)
+            raise
+
+    async def _ext_error(self, request: web.Request, kind: str) -> web.StreamResponse:
+        if not self._current(request):
+            return _stale_reply(request)
+        token = next(self._tokens)
+        body, _ = await _read_capped(request)
+        headers = request.headers
+        effects = self.extensions.error_posted(
+            token, headers.get(_EXT_ID), kind, headers.get(_EXT_ERROR_TYPE), body
+        )
+        return self._reply_for(token, effects)
+
+    async def _ext_init_error(self, request: web.Request) -> web.StreamResponse:
+        return await self._ext_error(request, "init")
+
+    async def _ext_exit_error(self, request: web.Request) -> web.StreamResponse:
+        return await self._ext_error(request, "exit")
+
+    # --- Telemetry API and Logs API ----------------------------------------------------------------------
+
+    async def _subscribe(self, request: web.Request, api: str = "telemetry") -> web.StreamResponse:
+        if not self._current(request):
+            return _stale_reply(request)
+        token = next(self._tokens)
+        body, _ = await _read_capped(request)
+        ext_id = request.headers.get(_EXT_ID)
+        refused = self.extensions.check_id(token, ext_id)
+        if refused is not None:
+            return self._reply_for(token, [refused])
+        ext = next(e for e in self.extensions.extensions if e.id == ext_id)
+        try:
+            subscription = parse_subscription(ext.name, body, api)
+        except SubscriptionError as exc:
+            error = {"errorType": exc.error_type, "errorMessage": exc.message}
+            return web.Response(status=400, body=json.dumps(error).encode(), content_type="application/json")
+        self._on_effect(Subscribed(subscription))
+        return web.Response(status=200, text="OK")
+
+    async def _subscribe_logs(self, request: web.Request) -> web.StreamResponse:
+        return await self._subscribe(request, "logs")
+
     async def _ping(self, request: web.Request) -> web.StreamResponse:
         return web.Response(text="pong")
 
-    def _reply_for(self, token: int, effects: list[Effect]) -> web.StreamResponse:
+    def _reply_for(self, token: int, effects: Sequence[Effect | ExtEffect]) -> web.StreamResponse:
         replies: dict[int, web.StreamResponse] = {}
         self._apply(effects, replies)
         return replies[token]

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # `X as X`: re-exported for type checkers; at run time __geta
     from coldlab.sandbox.host import PreparedSandbox as PreparedSandbox
     from coldlab.sandbox.host import Sandbox as Sandbox
     from coldlab.sandbox.host import vcpus_for_memory as vcpus_for_memory
+    from coldlab.sandbox.process import send_signal as send_signal
     from coldlab.sandbox.select import Selection as Selection
     from coldlab.sandbox.select import choose_host as choose_host
     from coldlab.sandbox.select import select_host as select_host
@@ -39,6 +40,7 @@ _HOMES = {
     "gomaxprocs_advice": "gomaxprocs",
     "select_host": "select",
     "selection": "select",
+    "send_signal": "process",
     "vcpus_for_memory": "host",
 }
 

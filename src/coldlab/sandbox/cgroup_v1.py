@@ -185,6 +185,9 @@ class CgroupV1Sandbox:
         self.cpu_time_ns()
         _freeze_kill_tree(self._dirs["freezer"])  # not freeze()/thaw(): this must happen whatever they do
 
+    def adopt(self, child: Child) -> None:
+        """Nothing to do: the child joined this sandbox's cgroups before it exec'd."""
+
     def close(self) -> None:
         if self._closed:
             return
@@ -298,7 +301,14 @@ class CgroupV1Host(PreparingHost[CgroupV1Sandbox]):
         return tuple(sorted(first)), tuple(sorted(late))
 
     async def prepare(
-        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, limits: Limits, output_fd: int
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        limits: Limits,
+        output_fd: int,
+        *,
+        opt_dir: Path | None = None,
     ) -> PreparedSandbox[CgroupV1Sandbox]:
         check_limits(limits)
         dirs = self._make_cgroups(limits)
@@ -313,6 +323,7 @@ class CgroupV1Host(PreparingHost[CgroupV1Sandbox]):
                 late_cgroup_procs=late,
                 user=self.user,
                 pids_limited="pids" in dirs,
+                opt_dir=opt_dir,
             )
             prepared = await spawner().prepare(argv, env, cwd, output_fd, setup)
         except BaseException:
@@ -322,7 +333,7 @@ class CgroupV1Host(PreparingHost[CgroupV1Sandbox]):
         sandbox = CgroupV1Sandbox(self, prepared.child, dirs, limits.memory_mb * MB)
         self._live.add(sandbox)
         sandbox.watch_oom(asyncio.get_running_loop())
-        return PreparedSandbox(sandbox, prepared)
+        return PreparedSandbox(sandbox, prepared, setup, opt_dir)
 
     def release(self, sandbox: CgroupV1Sandbox) -> None:
         """Remove a closed sandbox's cgroups (now, or at exit if tasks are still dying)."""
@@ -339,9 +350,7 @@ class CgroupV1Host(PreparingHost[CgroupV1Sandbox]):
         _cleanup_run(dict(self.parents), self.run, self._live, self._pending)
 
 
-def _cleanup_run(
-    parents: dict[str, Path], run: str, live: set[CgroupV1Sandbox], pending: set[Path]
-) -> None:
+def _cleanup_run(parents: dict[str, Path], run: str, live: set[CgroupV1Sandbox], pending: set[Path]) -> None:
     for sandbox in list(live):
         with contextlib.suppress(Exception):
             sandbox.close()

@@ -140,6 +140,9 @@ class CgroupV2Sandbox:
         with contextlib.suppress(SandboxError):
             self.thaw()
 
+    def adopt(self, child: Child) -> None:
+        """Nothing to do: the child joined this sandbox's cgroups before it exec'd."""
+
     def close(self) -> None:
         if self._closed:
             return
@@ -256,7 +259,14 @@ class CgroupV2Host(PreparingHost[CgroupV2Sandbox]):
         return env_dir
 
     async def prepare(
-        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, limits: Limits, output_fd: int
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        limits: Limits,
+        output_fd: int,
+        *,
+        opt_dir: Path | None = None,
     ) -> PreparedSandbox[CgroupV2Sandbox]:
         check_limits(limits)
         env_dir = self._make_cgroups(limits)
@@ -269,6 +279,7 @@ class CgroupV2Host(PreparingHost[CgroupV2Sandbox]):
                 cgroup_procs=(env_dir / "fn" / "cgroup.procs",),
                 user=self.user,
                 pids_limited="pids" in self.controllers,
+                opt_dir=opt_dir,
             )
             prepared = await spawner().prepare(argv, env, cwd, output_fd, setup)
         except BaseException:
@@ -276,7 +287,7 @@ class CgroupV2Host(PreparingHost[CgroupV2Sandbox]):
             raise
         sandbox = CgroupV2Sandbox(self, prepared.child, env_dir, limits.memory_mb * MB)
         self._live.add(sandbox)
-        return PreparedSandbox(sandbox, prepared)
+        return PreparedSandbox(sandbox, prepared, setup, opt_dir)
 
     def release(self, sandbox: CgroupV2Sandbox) -> None:
         self._live.discard(sandbox)

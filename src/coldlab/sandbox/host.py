@@ -96,6 +96,9 @@ class Sandbox(Protocol):
     def kill(self) -> None:
         """Kill every process of the sandbox (SIGKILL). Safe to call more than once."""
 
+    def adopt(self, child: Child) -> None:
+        """Count `child`, started into the sandbox after it was made (an extension), as one of its own."""
+
     def close(self) -> None:
         """Kill what is left and release OS resources (cgroups, scratch directories)."""
 
@@ -110,6 +113,12 @@ class PreparedSandbox(Protocol):
     async def start(self) -> Sandbox:
         """Exec the bootstrap (SandboxError if it cannot be started)."""
 
+    async def start_companion(
+        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, output_fd: int
+    ) -> Child:
+        """Before `start`: run another program in this sandbox (same cgroups, user, mounts): an external
+        extension. Paths are the host's; they are moved to /var/task and /opt as the bootstrap's are."""
+
     def discard(self) -> None:
         """Give it up: kill the waiting process and release the sandbox."""
 
@@ -123,9 +132,17 @@ class Host(Protocol):
         """What this host will enforce for `limits`, without spawning anything."""
 
     async def prepare(
-        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, limits: Limits, output_fd: int
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        limits: Limits,
+        output_fd: int,
+        *,
+        opt_dir: Path | None = None,
     ) -> PreparedSandbox:
         """Make a sandbox for `argv` and set its process up up to exec, so an invoke only has to start it.
+        `opt_dir` (the function's layers) is shown read-only at /opt where the host isolates.
 
         stdin is /dev/null; stdout AND stderr both go to `output_fd`. One descriptor for both keeps the
         function's lines in the order it wrote them (as CloudWatch does), and lets the platform drain

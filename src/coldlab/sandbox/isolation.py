@@ -14,7 +14,7 @@ import os
 import pwd
 import resource
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from coldlab.sandbox.host import Limits
 FUNCTION_USER = "coldlab-fn"
 NOBODY_UID = 65534
 TASK_ROOT = Path("/var/task")
+OPT = Path("/opt")  # where Lambda extracts layers (extensions in /opt/extensions)
 _MAX_BOUND_ENTRIES = 256  # above this, the code directory is bound whole (it must then be world-readable)
 _PATH_VARS = ("PATH", "LD_LIBRARY_PATH")
 
@@ -36,6 +37,7 @@ MS_REC = 16384
 MS_PRIVATE = 1 << 18
 CLONE_NEWNS = 0x00020000
 PR_SET_PDEATHSIG = 1
+O_RDONLY = os.O_RDONLY
 
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -122,18 +124,29 @@ def _entries(code_dir: Path) -> tuple[CodeEntry, ...] | None:
     return tuple(found)
 
 
-def relocate(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> Relocation:
-    """Move the code directory (LAMBDA_TASK_ROOT, else cwd) to /var/task in argv and env, as on Lambda."""
-    code_dir = Path(env.get("LAMBDA_TASK_ROOT") or cwd)
-    prefixes = {str(code_dir), os.path.realpath(code_dir)}
+def mover(code_dir: Path, opt_dir: Path | None = None) -> Callable[[str], str]:
+    """A function that moves host paths under the code directory to /var/task (and the layers to /opt)."""
+    moves = [(prefix, str(TASK_ROOT)) for prefix in {str(code_dir), os.path.realpath(code_dir)}]
+    if opt_dir is not None:
+        moves += [(prefix, str(OPT)) for prefix in {str(opt_dir), os.path.realpath(opt_dir)}]
 
     def move(value: str) -> str:
-        for prefix in prefixes:
+        for prefix, target in moves:
             if value == prefix:
-                return str(TASK_ROOT)
+                return target
             if value.startswith(prefix + "/"):
-                return str(TASK_ROOT) + value[len(prefix) :]
+                return target + value[len(prefix) :]
         return value
+
+    return move
+
+
+def relocate(
+    argv: Sequence[str], env: Mapping[str, str], cwd: Path, opt_dir: Path | None = None
+) -> Relocation:
+    """Move the code directory (LAMBDA_TASK_ROOT, else cwd) to /var/task in argv and env, as on Lambda."""
+    code_dir = Path(env.get("LAMBDA_TASK_ROOT") or cwd)
+    move = mover(code_dir, opt_dir)
 
     new_env = {
         key: ":".join(move(part) for part in value.split(":")) if key in _PATH_VARS else move(value)
@@ -194,6 +207,10 @@ class ChildSetup:
     user: FunctionUser | None = None
     limits: Limits | None = None
     rlimit_nproc: bool = False  # only when no pids cgroup limits threads
+    opt_source: str | None = None  # the layers' directory, bound read-only at /opt
+    # Another process of the same sandbox (an extension): enter the mount namespace of this pid (the prepared
+    # runtime's) instead of making one, so both see the same /var/task, /opt and /tmp.
+    join_mounts_of: int | None = None
 
 
 def _bind_code(relocation: Relocation) -> None:
@@ -241,10 +258,26 @@ def _join(cgroup_procs: tuple[Path, ...]) -> None:
             os.close(fd)
 
 
+def _bind_read_only(source: str, target: str) -> None:
+    _mount(source, target, None, MS_BIND | MS_REC)
+    _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def _enter_mounts_of(pid: int) -> None:
+    fd = os.open(f"/proc/{pid}/ns/mnt", O_RDONLY)
+    try:
+        _check(libc.setns(fd, CLONE_NEWNS), f"setns(mount namespace of {pid})")
+    finally:
+        os.close(fd)
+    os.chdir("/")
+
+
 def run_setup(setup: ChildSetup) -> None:
     """Runs in the forked child, just before exec (see zygote.py)."""
     _join(setup.cgroup_procs)
-    if setup.relocation is not None or setup.tmp_size_mb is not None:
+    if setup.join_mounts_of is not None:
+        _enter_mounts_of(setup.join_mounts_of)
+    elif setup.relocation is not None or setup.tmp_size_mb is not None:
         _check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
         _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount leaks back to the host
         if setup.relocation is not None:
@@ -252,6 +285,8 @@ def run_setup(setup: ChildSetup) -> None:
             os.chdir(TASK_ROOT)
         if setup.reveal is not None:
             _reveal(*setup.reveal)
+        if setup.opt_source is not None:
+            _bind_read_only(setup.opt_source, str(OPT))
         if setup.tmp_size_mb is not None:
             options = f"size={setup.tmp_size_mb}m,mode=1777"
             _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, options)  # noqa: S108 (its own /tmp)
@@ -276,4 +311,5 @@ def function_user(isolate: bool | None) -> FunctionUser | None:
     if not (isolate if isolate is not None else os.geteuid() == 0):
         return None
     TASK_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
+    OPT.mkdir(mode=0o755, exist_ok=True)  # the layers' mount point
     return ensure_function_user()

@@ -23,16 +23,23 @@ class ProcessGroupSandbox:
 
     def __init__(self, process: Child) -> None:
         self._process = process
-        self._pgid = process.pid  # the child called setsid (zygote.child_main): it leads its own group
+        self._pgids = [process.pid]  # each child called setsid (zygote.child_main): it leads its own group
         self._peak = 0
+        self._companions: list[Child] = []
 
     @property
     def process(self) -> Child:
         return self._process
 
+    def adopt(self, child: Child) -> None:
+        """A companion (an extension) leads a group of its own: signal it with the rest."""
+        self._pgids.append(child.pid)
+        self._companions.append(child)
+
     def _signal(self, signum: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._pgid, signum)
+        for pgid in self._pgids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signum)
 
     def freeze(self) -> None:
         self._sample_peak()  # VmHWM of processes that exit while frozen would otherwise be lost
@@ -42,7 +49,8 @@ class ProcessGroupSandbox:
         self._signal(signal.SIGCONT)
 
     def _sample_peak(self) -> None:
-        self._peak = max(self._peak, tree_peak_rss_bytes(self._process.pid))
+        total = sum(tree_peak_rss_bytes(child.pid) for child in (self._process, *self._companions))
+        self._peak = max(self._peak, total)
 
     def reset_peak(self) -> None:
         self._peak = 0  # exec gave the bootstrap a fresh VmHWM
@@ -79,7 +87,15 @@ class SignalHost(PreparingHost[ProcessGroupSandbox]):
         )
 
     async def prepare(
-        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, limits: Limits, output_fd: int
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        limits: Limits,
+        output_fd: int,
+        *,
+        opt_dir: Path | None = None,
     ) -> PreparedSandbox[ProcessGroupSandbox]:
-        prepared = await spawner().prepare(argv, env, cwd, output_fd, ChildSetup(limits=limits))
-        return PreparedSandbox(ProcessGroupSandbox(prepared.child), prepared)
+        setup = ChildSetup(limits=limits)
+        prepared = await spawner().prepare(argv, env, cwd, output_fd, setup)
+        return PreparedSandbox(ProcessGroupSandbox(prepared.child), prepared, setup, opt_dir)

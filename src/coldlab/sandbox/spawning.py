@@ -11,9 +11,9 @@ from typing import Generic, TypeVar
 
 from coldlab.config import EPHEMERAL_MAX_MB, EPHEMERAL_MIN_MB, MEMORY_MAX_MB, MEMORY_MIN_MB
 from coldlab.errors import UsageError
-from coldlab.sandbox.host import Limits, Sandbox
+from coldlab.sandbox.host import Child, Limits, Sandbox
 from coldlab.sandbox.isolation import ChildSetup, FunctionUser, interpreter_reveal, relocate
-from coldlab.sandbox.spawner import PreparedChild
+from coldlab.sandbox.spawner import PreparedChild, spawner
 
 CFS_PERIOD_US = 20_000  # short periods keep short invokes honest: 128 MB still gets 1.45 ms each 20 ms
 CFS_MIN_QUOTA_US = 1_000  # the kernel's floor
@@ -86,8 +86,10 @@ def isolated_setup(
     late_cgroup_procs: tuple[Path, ...] = (),
     user: FunctionUser | None,
     pids_limited: bool,
+    opt_dir: Path | None = None,
 ) -> tuple[Sequence[str], Mapping[str, str], Path, ChildSetup]:
-    """argv/env/cwd as the child must see them, and its setup: join cgroups; with `user`, isolate too."""
+    """argv/env/cwd as the child must see them, and its setup: join cgroups; with `user`, isolate too
+    (`opt_dir`, the function's layers, then appears read-only at /opt)."""
     setup = ChildSetup(cgroup_procs=cgroup_procs, late_cgroup_procs=late_cgroup_procs, limits=limits)
     if user is None:
         return argv, env, cwd, setup
@@ -97,18 +99,48 @@ def isolated_setup(
         user=user,
         rlimit_nproc=not pids_limited,
         reveal=interpreter_reveal(Path(argv[0]), user) if argv else None,
+        opt_source=str(opt_dir) if opt_dir is not None else None,
     )
     if Path(env.get("LAMBDA_TASK_ROOT") or cwd) == Path("/"):
         return argv, env, cwd, setup  # a plain command: no code directory to show at /var/task
-    moved = relocate(argv, env, cwd)
+    moved = relocate(argv, env, cwd, opt_dir)
     return moved.argv, moved.env, Path("/"), replace(setup, relocation=moved)
+
+
+def companion_setup(  # noqa: PLR0917 - the runtime's setup plus what the companion runs
+    runtime: ChildSetup,
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    cwd: Path,
+    opt_dir: Path | None,
+    pid: int,
+) -> tuple[Sequence[str], Mapping[str, str], Path, ChildSetup]:
+    """For another process of the runtime's sandbox (an external extension): the same cgroups, rlimits and
+    user, and, when isolating, the mount namespace of the prepared runtime (`pid`), paths moved into it."""
+    if runtime.user is None:
+        return argv, env, cwd, runtime
+    setup = replace(
+        runtime, relocation=None, tmp_size_mb=None, reveal=None, opt_source=None, join_mounts_of=pid
+    )
+    moved = relocate(argv, env, cwd, opt_dir)
+    moved_env = dict(moved.env)
+    if "LAMBDA_TASK_ROOT" not in env:  # extensions do not see it (reference §6)
+        del moved_env["LAMBDA_TASK_ROOT"]
+    return moved.argv, moved_env, Path("/"), setup
 
 
 class PreparingHost(Generic[S]):
     """A host's `spawn`, for hosts that implement `prepare`: the sandbox made on the caller's path."""
 
     async def prepare(
-        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, limits: Limits, output_fd: int
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        limits: Limits,
+        output_fd: int,
+        *,
+        opt_dir: Path | None = None,
     ) -> PreparedSandbox[S]:
         raise NotImplementedError
 
@@ -119,11 +151,29 @@ class PreparingHost(Generic[S]):
 
 
 class PreparedSandbox(Generic[S]):
-    """A sandbox whose process is set up and waits to exec: `start` it when the invoke comes, or `discard`."""
+    """A sandbox whose process is set up and waits to exec: `start` it when the invoke comes, or `discard`.
+    Before that, `start_companion` may start other processes in it (external extensions)."""
 
-    def __init__(self, sandbox: S, child: PreparedChild) -> None:
+    def __init__(
+        self, sandbox: S, child: PreparedChild, setup: ChildSetup | None = None, opt_dir: Path | None = None
+    ) -> None:
         self.sandbox = sandbox
         self._child = child
+        self._setup = setup or ChildSetup()
+        self._opt_dir = opt_dir
+
+    async def start_companion(
+        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, output_fd: int
+    ) -> Child:
+        """Start `argv` now in this sandbox (its cgroups, user and mounts), with host paths as the platform
+        knows them; freeze and kill reach it with the rest. SandboxError if it cannot be started."""
+        argv, env, cwd, setup = companion_setup(
+            self._setup, argv, env, cwd, self._opt_dir, self._child.child.pid
+        )
+        prepared = await spawner().prepare(argv, env, cwd, output_fd, setup)
+        child = await prepared.start()
+        self.sandbox.adopt(child)
+        return child
 
     async def start(self) -> S:
         """Exec the bootstrap; the memory peak then counts from the bootstrap, not from coldlab's set-up."""
