@@ -137,12 +137,18 @@ class _Commands(click.Group):
     ) -> Any:
         """click's main, with its multi-line usage errors turned into coldlab's one line, and SIGTERM
         turned into an unwinding exception for as long as a command runs."""
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        previous = signal.getsignal(signal.SIGTERM)
+        try:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+            installed = True
+        except ValueError:  # not the main thread (an in-process caller): signals are not ours to take
+            installed = False
         _terminated.clear()
         try:
             code = _run_click(super().main, args, prog_name, complete_var, **extra)
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            if installed:
+                signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
         if standalone_mode:
             sys.exit(code)
         return code
