@@ -1,0 +1,3 @@
+module example.com/extension-go
+
+go 1.22
