@@ -37,6 +37,7 @@ from coldlab.platform.registry import (
 )
 from coldlab.platform.result import InvocationResult
 from coldlab.platform.spec import FunctionSpec
+from coldlab.platform.timeline import Timeline, census, is_report
 
 RUNTIMES = ("provided.al2023", "provided.al2")
 EVENT_MAX_AGE_S = 6 * 3600  # an Event invoke that keeps being throttled is retried for up to 6 h (serve §2.5)
@@ -60,15 +61,24 @@ class LambdaService:
             self._make_env, account_limit=account_limit, keep_alive=keep_alive, on_event=on_event
         )
         self._on_event = on_event or (lambda event: None)
+        self.timeline = Timeline(lambda: census(self.pool))  # sampled once a front door starts it
         self._dir = Path(tempfile.mkdtemp(prefix="coldlab-serve-"))
         self._packages: list[CodePackage] = []
         self._events: set[asyncio.Task[None]] = set()
         self.event_invokes = 0
 
     def _make_env(self, version: Version, initialization_type: str) -> Environment:
+        name, sink = version.config.function_name, self._log_sinks(version.config.function_name)
+
+        def tee(line: str) -> None:  # the dashboard shows each function's last REPORT lines
+            if is_report(line):
+                self.timeline.report(name, line)
+            if sink is not None:
+                sink(line)
+
         return Environment(
             version.config,
-            log_sink=self._log_sinks(version.config.function_name),
+            log_sink=tee,
             initialization_type=initialization_type,
             log_format=version.log_format,
         )
@@ -78,6 +88,7 @@ class LambdaService:
         for task in list(self._events):
             task.cancel()
         await asyncio.gather(*list(self._events), return_exceptions=True)
+        self.timeline.stop()
         await self.pool.close()
         for package in self._packages:
             package.cleanup()
@@ -243,6 +254,7 @@ class LambdaService:
             return
         self.registry.remove(function)
         self.pool.forget(function.name)
+        self.timeline.forget(function.name)
 
     def put_reserved(self, ref: str, value: int) -> None:
         function = self.registry.unqualified(ref)
