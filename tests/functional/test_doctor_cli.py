@@ -26,7 +26,7 @@ def test_json_names_every_mechanism_and_why() -> None:
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["schema"] == "coldlab.doctor/1"
-    assert set(doc["mechanisms"]) == {"freeze", "cpu", "memory", "memory_peak", "isolation", "spawn"}
+    assert set(doc["mechanisms"]) == {"freeze", "cpu", "init_cpu", "memory", "memory_peak", "isolation", "spawn"}
     assert doc["mechanisms"]["spawn"].startswith("zygote (a pre-forked spawner, pid ")
     assert doc["reason"]
     assert doc["limits"] == {"memory_mb": 256, "cpu_visibility": "parent"}

@@ -12,6 +12,7 @@ from coldlab import scratch
 from coldlab.cli.output import err_console, print_json
 from coldlab.config import DEFAULT_MEMORY_MB
 from coldlab.sandbox import Limits, selection, spawner
+from coldlab.sandbox.initcpu import init_cpu_allowance
 from coldlab.sandbox.select import CGROUP_ROOT
 from coldlab.sandbox.spawning import check_limits, host_cpus
 
@@ -44,6 +45,7 @@ def report(limits: Limits) -> dict[str, Any]:
         "mechanisms": {
             "freeze": fidelity.freeze,
             "cpu": fidelity.cpu,
+            "init_cpu": fidelity.init_cpu or fidelity.cpu,
             "memory": fidelity.memory,
             "memory_peak": fidelity.memory_peak,
             "isolation": fidelity.isolation,
@@ -75,7 +77,7 @@ def report(limits: Limits) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (schema coldlab.doctor/1)")
 def command(*, memory_mb: int, cpu_visibility: str, as_json: bool) -> None:
     """Say which mechanism enforces each part of the Lambda contract here (freeze, CPU, memory, isolation)."""
-    limits = Limits(memory_mb=memory_mb, cpu_visibility=cpu_visibility)
+    limits = Limits(memory_mb=memory_mb, cpu_visibility=cpu_visibility, init_vcpus=init_cpu_allowance())
     check_limits(limits)
     doc = report(limits)
     if as_json:

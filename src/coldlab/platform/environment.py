@@ -60,6 +60,7 @@ from coldlab.runtime.extensions import (
 from coldlab.runtime.model import Invocation, Outcome
 from coldlab.runtime.server import PlatformEffect, RuntimeApiServer, Subscribed
 from coldlab.sandbox import Fidelity, Host, Limits, PreparedSandbox, Sandbox, select_host
+from coldlab.sandbox.initcpu import init_cpu_allowance
 
 INIT_TIMEOUT_S = 10.0  # Lambda's init phase limit for on-demand functions (reference §5)
 _CREDENTIAL_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -157,6 +158,7 @@ class Environment:
             memory_mb=config.memory_mb,
             ephemeral_storage_mb=config.ephemeral_storage_mb,
             cpu_visibility=cpu_visibility,
+            init_vcpus=init_cpu_allowance(),  # init's CPU, lifted at the first /next (sandbox/initcpu.py)
         )
         self.id = f"{os.getpid():x}-{next(_ids)}"
         self._log_sink = log_sink
@@ -504,6 +506,8 @@ class Environment:
                 runtime_ready = True
                 self._server.extensions.close_registration()
                 self._sample_peak()
+                if self._sandbox is not None:
+                    self._sandbox.end_init()  # init's CPU allowance ends here (sandbox/initcpu.py)
             if runtime_ready and isinstance(event, RuntimeReady | ExtensionWaiting):
                 if self._server.extensions.all_waiting():
                     self._sample_peak()

@@ -17,6 +17,7 @@ from pathlib import Path
 from coldlab.errors import SandboxError
 from coldlab.sandbox import cgroupfs
 from coldlab.sandbox.host import Child, Fidelity, Limits
+from coldlab.sandbox.initcpu import QuotaLift, init_cpu_text, init_quota_vcpus
 from coldlab.sandbox.isolation import function_user
 from coldlab.sandbox.procfs import reset_peaks, sandbox_peak_bytes
 from coldlab.sandbox.spawner import spawner
@@ -27,7 +28,6 @@ from coldlab.sandbox.spawning import (
     cfs_quota_us,
     check_limits,
     cpu_description,
-    effective_vcpus,
     host_cpus,
     isolated_setup,
     isolation_text,
@@ -73,6 +73,7 @@ class CgroupV1Sandbox:
         self._cpu_ns = 0
         self._closed = False
         self.oom_killed = False
+        self.init_lift: QuotaLift | None = None  # set by the host when init runs on an allowance
         self._oom_fd: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._poll: asyncio.TimerHandle | None = None
@@ -105,6 +106,11 @@ class CgroupV1Sandbox:
             cgroupfs.write(self._dirs["memory"] / "memory.max_usage_in_bytes", "0")  # v1: now = current use
         reset_peaks(self._pids())
         self._peak = 0
+
+    def end_init(self) -> None:
+        lift, self.init_lift = self.init_lift, None
+        if lift is not None and not self._closed:
+            lift.apply()
 
     def peak_memory_bytes(self) -> int:
         """Since exec, kept after close: max_usage_in_bytes or a process's VmHWM (see sandbox_peak_bytes)."""
@@ -268,6 +274,7 @@ class CgroupV1Host(PreparingHost[CgroupV1Sandbox]):
             isolation=isolation_text(self.user, limits, tasks),
             notes=notes,
             host=self.name,
+            init_cpu=init_cpu_text(limits, self.cpus),
         )
 
     # --- spawn ---------------------------------------------------------------------------------------------
@@ -279,7 +286,7 @@ class CgroupV1Host(PreparingHost[CgroupV1Sandbox]):
             dirs[ctrl] = parent / self.run / env_name
             cgroupfs.make_dirs(dirs[ctrl])
         cgroupfs.make_dirs(dirs["cpu"] / "fn")
-        quota = cfs_quota_us(effective_vcpus(limits, self.cpus))
+        quota = cfs_quota_us(init_quota_vcpus(limits, self.cpus)[0])  # lifted at the first /next
         quota_dir = dirs["cpu"] if limits.cpu_visibility == "parent" else dirs["cpu"] / "fn"
         cgroupfs.write(quota_dir / "cpu.cfs_period_us", str(CFS_PERIOD_US))
         cgroupfs.write(quota_dir / "cpu.cfs_quota_us", str(quota))
@@ -331,6 +338,10 @@ class CgroupV1Host(PreparingHost[CgroupV1Sandbox]):
                 cgroupfs.remove_tree(directory)
             raise
         sandbox = CgroupV1Sandbox(self, prepared.child, dirs, limits.memory_mb * MB)
+        during, after = init_quota_vcpus(limits, self.cpus)
+        if during > after:
+            where = dirs["cpu"] if limits.cpu_visibility == "parent" else dirs["cpu"] / "fn"
+            sandbox.init_lift = QuotaLift(where / "cpu.cfs_quota_us", str(cfs_quota_us(after)))
         self._live.add(sandbox)
         sandbox.watch_oom(asyncio.get_running_loop())
         return PreparedSandbox(sandbox, prepared, setup, opt_dir)

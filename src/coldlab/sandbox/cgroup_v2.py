@@ -17,6 +17,7 @@ from pathlib import Path
 from coldlab.errors import SandboxError
 from coldlab.sandbox import cgroupfs
 from coldlab.sandbox.host import Child, Fidelity, Limits
+from coldlab.sandbox.initcpu import QuotaLift, init_cpu_text, init_quota_vcpus
 from coldlab.sandbox.isolation import function_user
 from coldlab.sandbox.procfs import reset_peaks, sandbox_peak_bytes
 from coldlab.sandbox.spawner import spawner
@@ -27,7 +28,6 @@ from coldlab.sandbox.spawning import (
     cfs_quota_us,
     check_limits,
     cpu_description,
-    effective_vcpus,
     host_cpus,
     isolated_setup,
     isolation_text,
@@ -63,6 +63,7 @@ class CgroupV2Sandbox:
         self._peak = 0
         self._cpu_ns = 0
         self._closed = False
+        self.init_lift: QuotaLift | None = None  # set by the host when init runs on an allowance
         # Kept open: freeze+thaw is on every warm invoke's path, and open/close would double its cost.
         self._freeze_fd = os.open(env_dir / "cgroup.freeze", os.O_WRONLY | os.O_CLOEXEC)
         self._events_fd = os.open(env_dir / "cgroup.events", os.O_RDONLY | os.O_CLOEXEC)
@@ -108,6 +109,11 @@ class CgroupV2Sandbox:
             if self._peak_fd is not None:
                 os.close(self._peak_fd)
             self._peak_fd = cgroupfs.open_reset_peak(self.env_dir / "memory.peak")
+
+    def end_init(self) -> None:
+        lift, self.init_lift = self.init_lift, None
+        if lift is not None and not self._closed:
+            lift.apply()
 
     def peak_memory_bytes(self) -> int:
         self._sample_peak()
@@ -232,6 +238,7 @@ class CgroupV2Host(PreparingHost[CgroupV2Sandbox]):
             isolation=isolation,
             notes=notes,
             host=self.name,
+            init_cpu=init_cpu_text(limits, self.cpus) if "cpu" in self.controllers else "",
         )
 
     # --- spawn ---------------------------------------------------------------------------------------------
@@ -245,7 +252,7 @@ class CgroupV2Host(PreparingHost[CgroupV2Sandbox]):
         self._enable(list(self.controllers), (env_dir,))  # so the leaf can carry cpu.max / oom.group too
         cgroupfs.make_dirs(env_dir / "fn")
         if "cpu" in self.controllers:
-            quota = cfs_quota_us(effective_vcpus(limits, self.cpus))
+            quota = cfs_quota_us(init_quota_vcpus(limits, self.cpus)[0])  # lifted at the first /next
             where = env_dir if limits.cpu_visibility == "parent" else env_dir / "fn"
             cgroupfs.write(where / "cpu.max", f"{quota} {CFS_PERIOD_US}")
         if "memory" in self.controllers:
@@ -286,6 +293,10 @@ class CgroupV2Host(PreparingHost[CgroupV2Sandbox]):
             cgroupfs.remove_tree(env_dir)
             raise
         sandbox = CgroupV2Sandbox(self, prepared.child, env_dir, limits.memory_mb * MB)
+        during, after = init_quota_vcpus(limits, self.cpus)
+        if "cpu" in self.controllers and during > after:
+            where = env_dir if limits.cpu_visibility == "parent" else env_dir / "fn"
+            sandbox.init_lift = QuotaLift(where / "cpu.max", f"{cfs_quota_us(after)} {CFS_PERIOD_US}")
         self._live.add(sandbox)
         return PreparedSandbox(sandbox, prepared, setup, opt_dir)
 

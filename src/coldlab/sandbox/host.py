@@ -30,10 +30,16 @@ class Limits:
     cpu_visibility: str = "parent"  # "parent": quota hidden from the function (Lambda); "leaf": visible
     max_open_files: int = 1024
     max_processes: int = 1024
+    init_vcpus: float | None = None  # CPU from exec to the first /next when above the memory's (None: same)
 
     @property
     def vcpus(self) -> float:
         return vcpus_for_memory(self.memory_mb)
+
+    @property
+    def init_cpu_vcpus(self) -> float:
+        """What init runs on: the init allowance, never less than the memory's quota."""
+        return max(self.vcpus, min(self.init_vcpus or 0.0, MAX_VCPUS))
 
 
 @dataclass(frozen=True)
@@ -47,12 +53,14 @@ class Fidelity:
     isolation: str
     notes: tuple[str, ...] = field(default_factory=tuple)
     host: str = ""  # which Host: cgroup-v1, cgroup-v2, unprivileged
+    init_cpu: str = ""  # the CPU from exec to the first /next, when it differs from `cpu`
 
     def as_dict(self) -> dict[str, object]:
         return {
             "host": self.host,
             "freeze": self.freeze,
             "cpu": self.cpu,
+            "init_cpu": self.init_cpu or self.cpu,
             "memory": self.memory,
             "memory_peak": self.memory_peak,
             "isolation": self.isolation,
@@ -92,6 +100,10 @@ class Sandbox(Protocol):
 
     def reset_peak(self) -> None:
         """Forget the peak so far: called once the bootstrap has exec'd (the set-up before is coldlab's)."""
+
+    def end_init(self) -> None:
+        """The runtime's first /next: init's CPU allowance (Limits.init_vcpus) ends, the memory's quota
+        applies from here on. Nothing to do where there is no allowance or no quota."""
 
     def kill(self) -> None:
         """Kill every process of the sandbox (SIGKILL). Safe to call more than once."""

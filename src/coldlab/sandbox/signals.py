@@ -55,6 +55,9 @@ class ProcessGroupSandbox:
     def reset_peak(self) -> None:
         self._peak = 0  # exec gave the bootstrap a fresh VmHWM
 
+    def end_init(self) -> None:
+        """No CPU quota here, so no init allowance to lift."""
+
     def peak_memory_bytes(self) -> int:
         self._sample_peak()
         return self._peak
