@@ -13,7 +13,9 @@
 //	EXTENSION_FLUSH_DELAY_MS  how long the flush takes before it writes (to show one cut off by SIGKILL)
 //	EXTENSION_INVOKE_MS       how long it works on each INVOKE before it asks for the next event
 //	EXTENSION_MODE            to show failures: "crash-on-invoke" exits 3 on INVOKE, "no-next" never asks
-//	                          for an event, "init-error" reports /extension/init/error
+//	                          for an event, "init-error" reports /extension/init/error, "refused-destination"
+//	                          subscribes with a port nothing listens on
+//	EXTENSION_SLOW_FIRST_MS   answer the first telemetry delivery only after this long (a slow subscriber)
 package main
 
 import (
@@ -32,9 +34,10 @@ import (
 )
 
 var (
-	api     = "http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API")
-	mu      sync.Mutex
-	records []json.RawMessage
+	api        = "http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API")
+	mu         sync.Mutex
+	records    []json.RawMessage
+	deliveries int
 )
 
 func envMs(name string) time.Duration {
@@ -67,6 +70,13 @@ func call(method, path, id string, body []byte, extra map[string]string) (*http.
 
 // receive is the Telemetry API destination: each POST is a JSON array of records.
 func receive(w http.ResponseWriter, r *http.Request) {
+	mu.Lock()
+	deliveries++
+	first := deliveries == 1
+	mu.Unlock()
+	if first {
+		time.Sleep(envMs("EXTENSION_SLOW_FIRST_MS"))
+	}
 	var batch []json.RawMessage
 	if err := json.NewDecoder(r.Body).Decode(&batch); err == nil {
 		mu.Lock()
@@ -108,6 +118,12 @@ func main() {
 	must(err, "listen")
 	go http.Serve(listener, http.HandlerFunc(receive))
 	port := listener.Addr().(*net.TCPAddr).Port
+	if os.Getenv("EXTENSION_MODE") == "refused-destination" {
+		closed, err := net.Listen("tcp", "127.0.0.1:0")
+		must(err, "listen")
+		port = closed.Addr().(*net.TCPAddr).Port
+		closed.Close()
+	}
 	subscription := fmt.Sprintf(`{"schemaVersion":"2022-12-13","types":["platform","function"],`+
 		`"buffering":{"maxItems":1000,"maxBytes":262144,"timeoutMs":25},`+
 		`"destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain:%d"}}`, port)
