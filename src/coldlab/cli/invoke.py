@@ -138,6 +138,15 @@ def run_warnings(env: Environment) -> list[str]:
     help="Client context for the function (lambdacontext.ClientContext): JSON, or its base64 as the AWS CLI "
     "takes it; at most 3,583 bytes of base64",
 )
+@click.option(
+    "--layer",
+    "layers",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="DIR|ZIP",
+    help="A layer (repeatable, in order, at most 5): its content appears at /opt, and executables in its "
+    "extensions/ start as external extensions before the runtime",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (schema coldlab.invoke/1)")
 def command(
     *,
@@ -153,6 +162,7 @@ def command(
     function_name: str,
     log_format: str,
     client_context_source: str | None,
+    layers: tuple[Path, ...],
     as_json: bool,
 ) -> None:
     """Invoke the bootstrap at PATH (a directory or .zip holding `bootstrap`) like AWS Lambda would.
@@ -192,6 +202,7 @@ def command(
                 log_format=log_format,
                 quiet=as_json,
                 client_context=client_context,
+                layers=layers,
             )
         )
     except (KeyboardInterrupt, Terminated) as exc:  # print what finished, then let the CLI exit 130/143
@@ -245,6 +256,7 @@ async def _invoke(
     log_format: str,
     quiet: bool,
     client_context: str | None,
+    layers: tuple[Path, ...] = (),
 ) -> None:
     from coldlab.platform import Environment
 
@@ -253,6 +265,7 @@ async def _invoke(
         log_sink=None if quiet else print_log_line,
         cpu_visibility=cpu_visibility,
         log_format=log_format,
+        layers=layers,
     )
     async with env:
         run.warnings = run_warnings(env)
