@@ -1,4 +1,4 @@
-"""The gateway's HTTP server: the Invoke API, the control plane, the status JSON and the function URLs.
+"""The gateway's HTTP server: the Invoke API, the control plane, the status JSON and dashboard, the URLs.
 
 One aiohttp application on one port. The AWS API paths are registered first, so they win over the
 template's HttpApi/Api routes that the URL gateway adds at the root.
@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from aiohttp import web
 
 from coldlab.errors import UsageError
+from coldlab.gateway import dashboard
 from coldlab.gateway.control import ControlPlane
 from coldlab.gateway.invoke_api import invoke_handler
 from coldlab.gateway.status import status
@@ -34,13 +35,14 @@ class Gateway:
         self.app.router.add_post("/2015-03-31/functions/{name}/invocations", invoke_handler(service))
         ControlPlane(service).add_routes(self.app)
         self.app.router.add_get("/_coldlab/status", self._status)
+        dashboard.add_routes(self.app)
         self.urls = UrlGateway(service.invoke_function, specs, url_for_all=url_for_all)
         self.urls.add_routes(self.app)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
     async def _status(self, request: web.Request) -> web.Response:
-        return json_response(status(self.service))
+        return json_response(status(self.service, dashboard.since_param(request)))
 
     async def start(self, host: str = "127.0.0.1", port: int = 3001) -> str:
         """Listen; the URL it listens on (port 0 picks a free port). A port in use is bad input."""
@@ -60,6 +62,7 @@ class Gateway:
                 f"cannot listen on {host}:{port}: {exc.strerror}", "check --host and --port"
             ) from exc
         self._runner = runner
+        self.service.timeline.start()  # the dashboard's samples, from the moment there is someone to ask
         server = runner.addresses[0]
         self.port = int(server[1])
         shown = f"[{host}]" if ":" in host else host

@@ -2,7 +2,8 @@
 
 Environment states: initializing (a cold start or a provisioned init under way), busy, idle-frozen, new,
 closed; `kind` says provisioned or on-demand. Counts per function: invokes, cold starts, throttles (with
-their reasons), spillovers (provisioned all busy), reclaims.
+their reasons), spillovers (provisioned all busy), reclaims; each function's last REPORT lines. `timeline`:
+the pool sampled every ~0.5 s (platform/timeline.py); `?since=N` adds the samples after sequence number N.
 """
 
 from __future__ import annotations
@@ -69,10 +70,12 @@ def _function(service: LambdaService, function: Function) -> dict[str, Any]:
             "reclaims": counts.reclaims,
         },
         "environments": [_environment(slot) for slot in service.pool.slots(function.name)],
+        "reports": service.timeline.reports(function.name),  # the last REPORT lines, oldest first
     }
 
 
-def status(service: LambdaService) -> dict[str, Any]:
+def status(service: LambdaService, since: int | None = None) -> dict[str, Any]:
+    """The document; with `since`, the timeline's samples after that sequence number too (0: all kept)."""
     pool = service.pool
     return {
         "schema": SCHEMA,
@@ -83,4 +86,5 @@ def status(service: LambdaService) -> dict[str, Any]:
             "event_invokes": service.event_invokes,
         },
         "functions": [_function(service, function) for function in service.registry],
+        "timeline": service.timeline.describe(since),
     }
