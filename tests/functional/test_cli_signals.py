@@ -255,7 +255,11 @@ def test_sigterm_before_the_event_loop_runs(tmp_path: Path) -> None:
             assert time.monotonic() < deadline and cli.proc.poll() is None, cli.err.read_text()
             time.sleep(0.02)
     try:
-        os.write(writer, b'{"partial": ')  # coldlab now waits for the rest
+        os.write(writer, b'{"partial": ')  # coldlab reads it and waits for the rest
+        wchan = Path(f"/proc/{cli.proc.pid}/wchan")
+        while "pipe_read" not in wchan.read_text():  # blocked in read(): a signal just before it would wait
+            assert time.monotonic() < deadline and cli.proc.poll() is None, cli.err.read_text()
+            time.sleep(0.02)
         cli.proc.send_signal(signal.SIGTERM)
         assert cli.proc.wait(WAIT_S) == 143
     finally:
