@@ -45,6 +45,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "coldlab.cli.invoke",
         "Invoke the bootstrap at PATH (a directory or .zip holding `bootstrap`) like AWS Lambda would.",
     ),
+    "lint": (
+        "coldlab.cli.lint",
+        "Find in Go source the patterns a frozen Lambda process gives up (init network calls, goroutines, "
+        "caches, servers, GOMAXPROCS).",
+    ),
     "plan": (
         "coldlab.cli.plan",
         "Compare Lambda on-demand, Lambda + provisioned concurrency and Cloud Run for one workload.",

