@@ -238,11 +238,21 @@ def _document(
         },
         "fidelity": run.env.fidelity.as_dict() if run.env is not None else {},
         "sandbox": selection().as_dict(),
-        "warnings": run.warnings,
+        "warnings": run.warnings + _dropped_warnings(run.results),
         "invocations": [result.as_dict() for result in run.results],
         # null, or the signal that stopped the run: "invocations" then holds those that finished before it
         "interrupted": None if stopped is None else stop_signal(),
     }
+
+
+def _dropped_warnings(results: list[InvocationResult]) -> list[str]:
+    """The document keeps a bounded tail of each invocation's lines (all of them went to the log): say so."""
+    return [
+        f"invocation {index + 1} logged {result.dropped_log_lines:,} lines more than its kept tail of "
+        f"{len(result.log_lines):,}; dropped from log_lines (run without --json to see every line)"
+        for index, result in enumerate(results)
+        if result.dropped_log_lines
+    ]
 
 
 async def _invoke(
