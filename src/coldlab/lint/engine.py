@@ -87,11 +87,8 @@ def lint(
         for raw in document["findings"]
         if not (raw["rule"] == "sigterm-without-extension" and facts.extension)
     ]
-    errors = [
-        CompileError(e["package"], e["kind"], where(e["pos"]) if e["pos"].get("file") else None, e["message"])
-        for e in document["errors"]
-    ]
-    for error in dict.fromkeys(errors):  # one finding per distinct error
+    errors = _compile_errors(document["errors"], where)
+    for error in errors:
         findings.append(
             Finding(
                 rule="compile-error",
@@ -111,18 +108,37 @@ def lint(
             "the memory size is unknown (no --memory, no template.yaml): the GOMAXPROCS rule was not checked"
         )
     if errors:
-        notes.append(f"{len(set(errors))} compile error(s): findings cover what parses and type-checks")
+        notes.append(f"{len(errors)} compile error(s): findings cover what parses and type-checks")
     return LintReport(
         module_dir=module_dir,
         patterns=tuple(patterns),
         packages=len(packages),
         files=len(files),
         findings=tuple(findings),
-        errors=tuple(dict.fromkeys(errors)),
+        errors=tuple(errors),
         facts=facts,
         memory=memory,
         notes=tuple(notes),
     )
+
+
+def _compile_errors(raw: list[dict[str, Any]], where: Any) -> list[CompileError]:
+    """The errors worth reading: go list's copy of the compiler's output is dropped where go/parser or
+    go/types named the same errors with positions, and only the first parse error per file is kept (the
+    rest are its echoes)."""
+    positioned = {e["package"] for e in raw if e["kind"] in ("parse", "type") and e["pos"].get("file")}
+    parsed_files: set[str] = set()
+    errors = []
+    for e in raw:
+        if e["kind"] == "list" and e["package"] in positioned and e["message"].startswith("# "):
+            continue
+        if e["kind"] == "parse":
+            if e["pos"].get("file") in parsed_files:
+                continue
+            parsed_files.add(e["pos"].get("file"))
+        pos = where(e["pos"]) if e["pos"].get("file") else None
+        errors.append(CompileError(e["package"], e["kind"], pos, e["message"]))
+    return list(dict.fromkeys(errors))
 
 
 def _shown(path: str, module_dir: Path) -> str:
