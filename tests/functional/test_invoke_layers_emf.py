@@ -22,7 +22,11 @@ EMF_OK = {
     "_aws": {
         "Timestamp": 1700000000000,
         "CloudWatchMetrics": [
-            {"Namespace": "coldlab-test", "Dimensions": [["service"]], "Metrics": [{"Name": "ColdStart", "Unit": "Count"}]}
+            {
+                "Namespace": "coldlab-test",
+                "Dimensions": [["service"]],
+                "Metrics": [{"Name": "ColdStart", "Unit": "Count"}],
+            }
         ],
     },
     "service": "hello",
@@ -31,7 +35,9 @@ EMF_OK = {
 EMF_BAD = {
     "_aws": {
         "Timestamp": 1700000000000,
-        "CloudWatchMetrics": [{"Namespace": "coldlab-test", "Metrics": [{"Name": "Latency", "Unit": "Parsecs"}]}],
+        "CloudWatchMetrics": [
+            {"Namespace": "coldlab-test", "Metrics": [{"Name": "Latency", "Unit": "Parsecs"}]}
+        ],
     },
     "Latency": 3,
 }
@@ -67,8 +73,12 @@ def test_json_shows_the_emf_metrics_and_the_invalid_line(tmp_path: Path) -> None
     (directive,) = valid["directives"]
     assert directive["namespace"] == "coldlab-test"
     assert directive["dimensions"] == [{"service": "hello"}]
-    assert directive["metrics"] == [{"name": "ColdStart", "unit": "Count", "storage_resolution": 60, "values": [1.0]}]
-    assert invocation["cold"] is True  # coldlab's own cold/warm truth, beside the function's ColdStart counter
+    assert directive["metrics"] == [
+        {"name": "ColdStart", "unit": "Count", "storage_resolution": 60, "values": [1.0]}
+    ]
+    assert (
+        invocation["cold"] is True
+    )  # coldlab's own cold/warm truth, beside the function's ColdStart counter
     assert invalid["valid"] is False and invalid["error"] == "EMFValidationErrors"
     assert "Parsecs" in invalid["message"]
     assert sum('"_aws"' in line for line in invocation["log_lines"]) == 2  # both stay in the log

@@ -18,7 +18,10 @@ def doc(**overrides: Any) -> dict[str, Any]:
                 {
                     "Namespace": "lambda-function-metrics",
                     "Dimensions": [["functionVersion"]],
-                    "Metrics": [{"Name": "ColdStart", "Unit": "Count"}, {"Name": "time", "Unit": "Milliseconds"}],
+                    "Metrics": [
+                        {"Name": "ColdStart", "Unit": "Count"},
+                        {"Name": "time", "Unit": "Milliseconds"},
+                    ],
                 }
             ],
         },
@@ -43,7 +46,12 @@ def test_a_valid_line_carries_its_metrics() -> None:
     (d,) = as_dict["directives"]
     assert d["namespace"] == "lambda-function-metrics"
     assert d["dimensions"] == [{"functionVersion": "$LATEST"}]
-    assert d["metrics"][0] == {"name": "ColdStart", "unit": "Count", "storage_resolution": 60, "values": [1.0]}
+    assert d["metrics"][0] == {
+        "name": "ColdStart",
+        "unit": "Count",
+        "storage_resolution": 60,
+        "values": [1.0],
+    }
     assert d["metrics"][1]["values"] == [100.0, 120.5]
 
 
@@ -65,7 +73,10 @@ def _too_many_metrics(d: dict[str, Any]) -> None:
 
 
 def _two_resolutions(d: dict[str, Any]) -> None:
-    directive(d)["Metrics"] = [{"Name": "time", "StorageResolution": 1}, {"Name": "time", "StorageResolution": 60}]
+    directive(d)["Metrics"] = [
+        {"Name": "time", "StorageResolution": 1},
+        {"Name": "time", "StorageResolution": 60},
+    ]
 
 
 @pytest.mark.parametrize(

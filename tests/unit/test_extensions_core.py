@@ -57,7 +57,10 @@ def test_account_id_only_when_the_feature_is_asked_for() -> None:
 
 def test_refusals_in_rie_words() -> None:
     c = core("ext")
-    assert register(c, "").body == {"errorMessage": "Empty extension name", "errorType": "Extension.InvalidExtensionName"}
+    assert register(c, "").body == {
+        "errorMessage": "Empty extension name",
+        "errorType": "Extension.InvalidExtensionName",
+    }
     bad_json = register(c, "ext", b"{nope")
     assert bad_json.status == 403 and bad_json.body is not None
     assert bad_json.body["errorType"] == "InvalidRequestFormat"
@@ -72,7 +75,10 @@ def test_refusals_in_rie_words() -> None:
     twice = register(c, "ext")
     assert twice.status == 403 and twice.body is not None
     assert twice.body["errorType"] == "Extension.InvalidExtensionState"
-    assert "State transition from Registered to Registered failed for extension ext" in twice.body["errorMessage"]
+    assert (
+        "State transition from Registered to Registered failed for extension ext"
+        in twice.body["errorMessage"]
+    )
     assert register(c, "lib", b"{}").status == 200
     again = register(c, "lib", b"{}")
     assert again.body == {

@@ -49,7 +49,10 @@ def test_defaults_are_rie_s() -> None:
         ({"buffering": {"maxItems": 999}}, "maxItems must be an integer from 1000 to 10000"),
         ({"buffering": {"maxBytes": 2_000_000}}, "maxBytes must be an integer from 262144 to 1048576"),
         ({"buffering": {"timeoutMs": 24}}, "timeoutMs must be an integer from 25 to 30000"),
-        ({"destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain"}}, "URI port is not provided"),
+        (
+            {"destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain"}},
+            "URI port is not provided",
+        ),
         ({"destination": {"protocol": "HTTP", "URI": "http://sandbox:9001"}}, "reserved"),
         ({"destination": {"protocol": "HTTP", "URI": "http://example.com:80"}}, "inside the environment"),
         ({"destination": {"protocol": "HTTP", "URI": "https://sandbox:8080"}}, "HTTPS"),
