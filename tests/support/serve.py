@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -19,9 +21,16 @@ COLDLAB = [sys.executable, "-c", "from coldlab.cli import main; main()"]
 
 
 class ServeProcess:
-    """A running `coldlab serve ARGS --port 0`; `url` once it listens; `lines` is everything on stderr."""
+    """A running `coldlab serve ARGS --port 0`; `url` once it listens; `lines` is everything on stderr.
+
+    Without `--state-dir` in ARGS it gets a temporary one of its own (removed by `stop`), so tests never
+    share, lock or write the user's ~/.cache/coldlab/serve."""
 
     def __init__(self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+        self._own_state: str | None = None
+        if "--state-dir" not in args:
+            self._own_state = tempfile.mkdtemp(prefix="coldlab-test-state-")
+            args = (*args, "--state-dir", self._own_state)
         self.args = [*COLDLAB, "serve", "--port", "0", *args]
         self.proc = subprocess.Popen(
             self.args,
@@ -90,6 +99,8 @@ class ServeProcess:
             self.proc.kill()
             code = self.proc.wait()
         self._reader.join(5)
+        if self._own_state is not None:
+            shutil.rmtree(self._own_state, ignore_errors=True)
         return code
 
     def __enter__(self) -> ServeProcess:
@@ -102,8 +113,6 @@ class ServeProcess:
 
 def code_dir(bootstrap: Path, dest: Path) -> Path:
     """A code directory named `dest` (the function's name when served by path) holding `bootstrap`."""
-    import shutil
-
     dest.mkdir(parents=True)
     shutil.copy2(bootstrap, dest / "bootstrap")  # not a symlink: the sandbox sees only the code directory
     return dest

@@ -7,6 +7,7 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +16,9 @@ from coldlab.errors import UsageError
 from coldlab.platform.limits import ACCOUNT_MAX, KeepAlive, default_account_limit
 from coldlab.platform.pool import PoolEvent
 from coldlab.platform.spec import FunctionSpec, spec_from_path
+
+if TYPE_CHECKING:
+    from coldlab.store.db import StateDb
 
 PREFIX = "coldlab serve:"
 
@@ -77,14 +81,41 @@ def _specs(
     return specs
 
 
+async def _sweep() -> None:
+    """Choose the sandbox host now, not at the first invoke: choosing it removes the cgroups (and kills the
+    processes) that coldlab runs killed before they could clean up left behind, a killed server's too."""
+    from coldlab.sandbox.select import selection
+
+    chosen = await asyncio.to_thread(selection)
+    removed = getattr(chosen.host, "stale_removed", [])
+    if removed:
+        _say(f"removed the cgroups and processes of {len(removed)} killed coldlab runs: {', '.join(removed)}")
+
+
 async def _serve(
-    specs: list[FunctionSpec], *, host: str, port: int, account_limit: int, keep_alive: KeepAlive, url: bool
+    specs: list[FunctionSpec],
+    *,
+    host: str,
+    port: int,
+    account_limit: int,
+    keep_alive: KeepAlive,
+    url: bool,
+    state: StateDb,
+    retry_delay_scale: float,
+    shutdown_grace_s: float,
 ) -> None:
     from coldlab.gateway.server import Gateway
     from coldlab.platform.service import LambdaService
 
+    await _sweep()
     service = LambdaService(
-        account_limit=account_limit, keep_alive=keep_alive, log_sinks=_log_sink, on_event=_on_event
+        account_limit=account_limit,
+        keep_alive=keep_alive,
+        log_sinks=_log_sink,
+        on_event=_on_event,
+        state=state,
+        retry_delay_scale=retry_delay_scale,
+        say=_say,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -96,6 +127,12 @@ async def _serve(
         address = await gateway.start(host, port)
         for spec in specs:
             await service.add_spec(spec)
+        duplicates = await service.start()
+        waiting = service.queued_events()
+        _say(f"state {state.state_dir}: {waiting} Event invokes in the queue")
+        if duplicates:
+            again = ", ".join(f"{name} {count}" for name, count in sorted(duplicates.items()))
+            _say(f"Event deliveries the last server's end cut off run again (duplicates): {again}")
         _say(f"listening on {address}")
         _say(f"account concurrency {account_limit}; keep-alive {keep_alive.describe()}")
         _say("an idle environment is reused most recently idle first; a new one is a cold start")
@@ -108,12 +145,18 @@ async def _serve(
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-        if gateway is not None:
-            await gateway.stop()
+        # No new connections; in-flight invokes get the grace period, then are cut off (answered 500).
+        stopping = asyncio.ensure_future(gateway.stop()) if gateway is not None else None
+        left = await service.quiesce(shutdown_grace_s)
+        if left:
+            _say(f"{left} invokes still running after {shutdown_grace_s:g} s: stopping them")
         count = len(service.pool.slots())
         await service.close()
+        if stopping is not None:
+            await stopping
         if gateway is not None and gateway.port:  # it listened: say what was shut down
-            _say(f"stopped: {count} environments shut down")
+            queued = service.queued_events()
+            _say(f"stopped: {count} environments shut down; {queued} Event invokes stay queued")
 
 
 @click.command("serve")
@@ -157,6 +200,27 @@ async def _serve(
     help="Account concurrency limit [default: what this machine's memory holds, at most 1000]",
 )
 @click.option("--url", is_flag=True, help="Give every function a function URL")
+@click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Where the Event queue and invocation records live [default: ~/.cache/coldlab/serve]",
+)
+@click.option(
+    "--retry-delay-scale",
+    type=click.FloatRange(min=0, min_open=True, max=1000),
+    default=1.0,
+    show_default=True,
+    help="Multiply Event retry delays, backoff and maximum event ages (0.01 turns minutes into seconds)",
+)
+@click.option(
+    "--shutdown-grace",
+    "shutdown_grace_s",
+    type=click.FloatRange(min=0, max=900),
+    default=10.0,
+    show_default=True,
+    help="Seconds running invokes get at Ctrl-C/SIGTERM (then answered 500; Event ones stay queued)",
+)
 def command(
     *,
     paths: tuple[Path, ...],
@@ -169,14 +233,38 @@ def command(
     keep_alive: str,
     max_concurrency: int | None,
     url: bool,
+    state_dir: Path | None,
+    retry_delay_scale: float,
+    shutdown_grace_s: float,
 ) -> None:
     """Serve functions (a SAM --template and/or PATHs: directories or zips holding `bootstrap`) on the
     AWS Lambda API, for boto3, the AWS CLI (--endpoint-url) and curl (function URLs).
 
-    Ctrl-C or SIGTERM shuts every environment down.
+    Event invokes are durable: queued in --state-dir's database before the 202, retried as Lambda does,
+    delivered after a restart. Every invocation's REPORT figures are recorded there (`coldlab records`).
+
+    Ctrl-C or SIGTERM shuts every environment down; queued Event invokes stay queued.
     """
     alive = KeepAlive.parse(keep_alive)
     specs = _specs(template, overrides, paths, memory_mb, timeout_s)
     largest = max((spec.config.memory_mb for spec in specs), default=DEFAULT_MEMORY_MB)
     limit = max_concurrency or default_account_limit(largest)
-    asyncio.run(_serve(specs, host=host, port=port, account_limit=limit, keep_alive=alive, url=url))
+    from coldlab.store.db import StateDb, default_state_dir
+
+    state = StateDb.open(state_dir if state_dir is not None else default_state_dir())
+    try:
+        asyncio.run(
+            _serve(
+                specs,
+                host=host,
+                port=port,
+                account_limit=limit,
+                keep_alive=alive,
+                url=url,
+                state=state,
+                retry_delay_scale=retry_delay_scale,
+                shutdown_grace_s=shutdown_grace_s,
+            )
+        )
+    finally:
+        state.close()

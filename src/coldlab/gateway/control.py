@@ -2,7 +2,8 @@
 
 Note the date prefixes: Put/DeleteFunctionConcurrency live under 2017-10-31, GetFunctionConcurrency and the
 provisioned-concurrency calls under 2019-09-30. A create or an update answers in its in-progress state and
-the next read is settled (see coldlab.platform.registry).
+the next read is settled (see coldlab.platform.registry). The event invoke configs (2019-09-25) are in
+coldlab.gateway.event_config.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from aiohttp import web
 
 from coldlab.errors import InvalidParameterValue
 from coldlab.gateway import shapes
+from coldlab.gateway.event_config import EventInvokeConfigs
 from coldlab.gateway.wire import int_member, json_body, json_response
 from coldlab.platform.service import LambdaService
 
@@ -45,6 +47,7 @@ class ControlPlane:
         app.router.add_get(pc, self.get_provisioned)
         app.router.add_delete(pc, self.delete_provisioned)
         app.router.add_get("/2016-08-19/account-settings", self.account_settings)
+        EventInvokeConfigs(self.service).add_routes(app)
 
     # --- functions ----------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """`POST /2015-03-31/functions/{name}/invocations`: the Invoke API as boto3 and the AWS CLI speak it.
 
-RequestResponse → 200 and the payload; Event → 202, run in the background; DryRun → 204, nothing run
+RequestResponse → 200 and the payload; Event → 202 once the event is committed to the durable queue (its
+request id in x-amzn-RequestId), delivered by the platform; DryRun → 204, nothing run
 (reference lambda-contract §7). Size limits are checked before anything starts: 6 MB synchronous, 1 MB
 Event (413 RequestEntityTooLargeException, the code AWS sends though the model lacks it).
 """
@@ -96,8 +97,8 @@ def invoke_handler(service: LambdaService) -> Handler:
                     f"{len(payload)} byte payload is too large for the Event invocation type "
                     f"(limit {EVENT_MAX_BYTES} bytes)"
                 )
-            service.invoke_event(name, payload, qualifier=qualifier)
-            return web.Response(status=202, headers=version_header)
+            _, request_id = await service.invoke_event(name, payload, qualifier=qualifier)  # committed
+            return web.Response(status=202, headers={**version_header, "x-amzn-RequestId": request_id})
         _, result = await service.invoke(name, payload, qualifier=qualifier, client_context=client_context)
         headers = {**version_header, "x-amzn-RequestId": result.request_id}
         if result.function_error:

@@ -4,6 +4,12 @@ Environment states: initializing (a cold start or a provisioned init under way),
 closed; `kind` says provisioned or on-demand. Counts per function: invokes, cold starts, throttles (with
 their reasons), spillovers (provisioned all busy), reclaims; each function's last REPORT lines. `timeline`:
 the pool sampled every ~0.5 s (platform/timeline.py); `?since=N` adds the samples after sequence number N.
+
+Asynchronous invokes: each function's `async` is its queue (queued, running, held_for_destination) and its
+counters since the state directory was made (coldlab.store.queue.COUNTERS: accepted, invokes, succeeded,
+retries, throttled, system_errors, to_destination, on_success, dropped, expired, duplicates); the top-level
+`async` sums them and lists `destination_problems` (destinations that cannot be written: their records stay
+in the queue). `records`: invocation records written to the state database, pending, failed.
 """
 
 from __future__ import annotations
@@ -71,6 +77,30 @@ def _function(service: LambdaService, function: Function) -> dict[str, Any]:
         },
         "environments": [_environment(slot) for slot in service.pool.slots(function.name)],
         "reports": service.timeline.reports(function.name),  # the last REPORT lines, oldest first
+        "async": service.delivery.snapshot(function.name),
+    }
+
+
+_QUEUE_KEYS = ("queued", "running", "held_for_destination")
+
+
+def _async(service: LambdaService) -> dict[str, Any]:
+    delivery = service.delivery
+    queue: dict[str, int] = dict.fromkeys(_QUEUE_KEYS, 0)
+    counts: dict[str, int] = {}
+    for name in sorted({*delivery.queue, *delivery.counts}):
+        snapshot = delivery.snapshot(name)
+        for key in _QUEUE_KEYS:
+            queue[key] += snapshot[key]
+        for key, value in snapshot["counts"].items():
+            counts[key] = counts.get(key, 0) + value
+    return {
+        "state_dir": str(service.state.state_dir),
+        "retry_delay_scale": delivery.scale,
+        **queue,
+        "duplicates": counts.get("duplicates", 0),
+        "counts": counts,
+        "destination_problems": list(delivery.problems.values()),
     }
 
 
@@ -87,4 +117,12 @@ def status(service: LambdaService, since: int | None = None) -> dict[str, Any]:
         },
         "functions": [_function(service, function) for function in service.registry],
         "timeline": service.timeline.describe(since),
+        "async": _async(service),
+        "records": {
+            "database": str(service.state.path),
+            "written": service.records.written,
+            "pending": service.records.pending,
+            "failed": service.records.failed,
+            "last_error": service.records.last_error,
+        },
     }

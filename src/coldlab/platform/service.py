@@ -3,7 +3,12 @@
 Front doors (the gateway's Invoke API and control plane, function URLs) call this; it never imports them.
 Code uploaded by CreateFunction/UpdateFunctionCode is written under the service's own temporary directory
 and unpacked once per upload (every environment of that code shares the unpacked directory); all of it is
-removed at close.
+removed at close. The state database (coldlab.store) holds the durable Event queue and every invocation's
+record; Event invokes are delivered by coldlab.platform.delivery.
+
+Shutdown: `quiesce` stops taking Event invokes from the queue and lets what runs finish (up to a grace
+period); `close` then cuts off the rest: a synchronous invoke still running is answered 500
+ServiceException, a delivery still running stays in the queue (delivered again at the next start).
 """
 
 from __future__ import annotations
@@ -20,11 +25,13 @@ from types import MappingProxyType
 from typing import Any
 
 from coldlab.config import FunctionConfig
-from coldlab.errors import ColdlabError, InvalidParameterValue, TooManyRequests, UsageError
+from coldlab.errors import InvalidParameterValue, LambdaApiError, ResourceNotFound, UsageError
 from coldlab.platform.code import CodePackage, load_code
+from coldlab.platform.delivery import Delivery
 from coldlab.platform.environment import Environment
 from coldlab.platform.limits import KeepAlive
 from coldlab.platform.pool import Pool, PoolEvent, Slot
+from coldlab.platform.recording import RecordedEnvironment, RecordSink, invocation_type
 from coldlab.platform.registry import (
     LATEST,
     Code,
@@ -38,10 +45,20 @@ from coldlab.platform.registry import (
 from coldlab.platform.result import InvocationResult
 from coldlab.platform.spec import FunctionSpec
 from coldlab.platform.timeline import Timeline, census, is_report
+from coldlab.store.db import StateDb
+from coldlab.store.queue import QueuedEvent
 
 RUNTIMES = ("provided.al2023", "provided.al2")
-EVENT_MAX_AGE_S = 6 * 3600  # an Event invoke that keeps being throttled is retried for up to 6 h (serve §2.5)
 LogSinks = Callable[[str], Callable[[str], None] | None]  # function name -> where its log lines go
+
+
+class ServiceStopping(LambdaApiError):  # noqa: N818 (named after the AWS error it is sent as)
+    """500 ServiceException: the server shut down before the invoke finished."""
+
+    status, code, message_key = 500, "ServiceException", "Message"
+
+    def body(self) -> dict[str, str]:
+        return {"Type": "Service", "Message": self.message}
 
 
 class LambdaService:
@@ -51,9 +68,12 @@ class LambdaService:
         self,
         *,
         account_limit: int,
+        state: StateDb,
         keep_alive: KeepAlive | None = None,
         log_sinks: LogSinks = lambda name: None,
         on_event: Callable[[PoolEvent], None] | None = None,
+        retry_delay_scale: float = 1.0,
+        say: Callable[[str], None] = lambda line: None,
     ) -> None:
         self.registry = Registry(account_limit=account_limit)
         self._log_sinks = log_sinks
@@ -64,8 +84,20 @@ class LambdaService:
         self.timeline = Timeline(lambda: census(self.pool))  # sampled once a front door starts it
         self._dir = Path(tempfile.mkdtemp(prefix="coldlab-serve-"))
         self._packages: list[CodePackage] = []
-        self._events: set[asyncio.Task[None]] = set()
-        self.event_invokes = 0
+        self.state = state
+        self.records = RecordSink(state.writer)
+        self.delivery = Delivery(
+            state,
+            self._run_event,
+            reserved=lambda name: self.registry.get(name).reserved,
+            function_arn=self._qualified_arn,
+            executed_version=self._executed_version,
+            scale=retry_delay_scale,
+            say=say,
+        )
+        self.event_invokes = 0  # accepted by this server (the queue's counters span every run)
+        self._inflight = 0  # invokes running (synchronous, URL and Event deliveries)
+        self._closing = False
 
     def _make_env(self, version: Version, initialization_type: str) -> Environment:
         name, sink = version.config.function_name, self._log_sinks(version.config.function_name)
@@ -76,20 +108,40 @@ class LambdaService:
             if sink is not None:
                 sink(line)
 
-        return Environment(
+        return RecordedEnvironment(
             version.config,
+            sink=self.records,
             log_sink=tee,
             initialization_type=initialization_type,
             log_format=version.log_format,
         )
 
+    async def start(self) -> dict[str, int]:
+        """Start delivering queued Event invokes (after the served functions were added). Returns the
+        deliveries a crash of the previous server cut off, by function: they run again (duplicates)."""
+        return await self.delivery.start()
+
+    def queued_events(self) -> int:
+        """Event invokes in the queue: waiting, running, or holding a record for their destination."""
+        return sum(sum(states.values()) for states in self.delivery.queue.values())
+
+    async def quiesce(self, grace_s: float) -> int:
+        """Take no more events from the queue; wait up to `grace_s` for running invokes. Returns how many
+        still run (they are cut off by `close`)."""
+        self.delivery.stop_claiming()
+        deadline = time.monotonic() + grace_s
+        while self._inflight and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        return self._inflight
+
     async def close(self) -> None:
-        """Shut every environment down and remove the uploaded and unpacked code."""
-        for task in list(self._events):
-            task.cancel()
-        await asyncio.gather(*list(self._events), return_exceptions=True)
+        """Shut every environment down and remove the uploaded and unpacked code (the state database is
+        the caller's: it is flushed here, closed there)."""
+        self._closing = True
+        await self.delivery.close()
         self.timeline.stop()
         await self.pool.close()
+        self.records.close()
         for package in self._packages:
             package.cleanup()
         shutil.rmtree(self._dir, ignore_errors=True)
@@ -139,41 +191,81 @@ class LambdaService:
     # --- invoke -------------------------------------------------------------------------------------
 
     async def invoke(
-        self, ref: str, payload: bytes, *, qualifier: str | None = None, client_context: str | None = None
+        self,
+        ref: str,
+        payload: bytes,
+        *,
+        qualifier: str | None = None,
+        client_context: str | None = None,
+        request_id: str | None = None,
     ) -> tuple[Target, InvocationResult]:
+        if self._closing:
+            raise ServiceStopping("coldlab serve is shutting down")
         target = self.registry.resolve(ref, qualifier)
-        return target, await self.pool.invoke(target, payload, client_context=client_context)
+        self._inflight += 1
+        try:
+            result = await self.pool.invoke(
+                target, payload, client_context=client_context, request_id=request_id
+            )
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._closing and task is not None and not task.cancelling():  # the pool cut it off
+                raise ServiceStopping(
+                    "coldlab serve shut down before the invoke finished (its environment was stopped)"
+                ) from None
+            raise
+        finally:
+            self._inflight -= 1
+        return target, result
 
     async def invoke_function(self, ref: str, payload: bytes) -> InvocationResult:
         """The shape function URLs call: a name (optionally `name:qualifier`) and the event."""
+        invocation_type.set("Url")  # this handler's own context: the record says who asked
         return (await self.invoke(ref, payload))[1]
 
-    def invoke_event(self, ref: str, payload: bytes, *, qualifier: str | None = None) -> Target:
-        """Accept an Event invoke (202) and run it in the background; throttles are retried with backoff."""
+    async def invoke_event(
+        self, ref: str, payload: bytes, *, qualifier: str | None = None
+    ) -> tuple[Target, str]:
+        """Accept an Event invoke: committed to the queue before this returns (the caller answers 202);
+        delivered by coldlab.platform.delivery. Returns the target and the request id it will run under."""
+        if self._closing:
+            raise ServiceStopping("coldlab serve is shutting down")
         target = self.registry.resolve(ref, qualifier)
+        now = time.time()
+        request_id = str(uuid.uuid4())
+        await self.delivery.enqueue(QueuedEvent(request_id, target.name, target.qualifier, payload, now, now))
         self.event_invokes += 1
+        return target, request_id
 
-        async def run() -> None:
-            delay, started = 1.0, time.monotonic()
-            while True:
-                try:
-                    await self.pool.invoke(target, payload)
-                    return
-                except TooManyRequests:
-                    if time.monotonic() - started + delay > EVENT_MAX_AGE_S:
-                        return
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 300.0)
-                except ColdlabError as exc:
-                    self._on_event(
-                        PoolEvent("event-failed", target.name, target.version.version, "", str(exc))
-                    )
-                    return
+    async def _run_event(self, event: QueuedEvent) -> InvocationResult:
+        invocation_type.set("Event")  # the delivery's own task context
+        _, result = await self.invoke(
+            event.function, event.payload, qualifier=event.qualifier, request_id=event.request_id
+        )
+        return result
 
-        task = asyncio.ensure_future(run())
-        self._events.add(task)
-        task.add_done_callback(self._events.discard)
-        return target
+    def _qualified_arn(self, name: str, qualifier: str) -> str:
+        registry = self.registry
+        return f"arn:aws:lambda:{registry.region}:{registry.account_id}:function:{name}:{qualifier}"
+
+    def _executed_version(self, name: str, qualifier: str) -> str:
+        try:
+            return self.registry.resolve(name, qualifier).version.version
+        except ResourceNotFound:
+            return qualifier
+
+    # --- event invoke configs -------------------------------------------------------------------------
+
+    def event_config_key(self, ref: str, qualifier: str | None) -> tuple[str, str]:
+        """(function, qualifier) a Put/Get/Update/DeleteFunctionEventInvokeConfig applies to."""
+        target = self.registry.resolve(ref, qualifier)
+        return target.name, target.qualifier
+
+    def event_config(self, name: str, qualifier: str) -> dict[str, Any] | None:
+        return self.delivery.configs.get((name, qualifier))
+
+    async def put_event_config(self, name: str, qualifier: str, document: dict[str, Any] | None) -> None:
+        await self.delivery.put_config(name, qualifier, document)
 
     # --- control plane ----------------------------------------------------------------------------------
 
@@ -255,6 +347,7 @@ class LambdaService:
         self.registry.remove(function)
         self.pool.forget(function.name)
         self.timeline.forget(function.name)
+        self.delivery.forget(function.name)
 
     def put_reserved(self, ref: str, value: int) -> None:
         function = self.registry.unqualified(ref)
