@@ -118,6 +118,7 @@ class Environment(SandboxLifecycle):
         self._tail = LogTail()
         self._lock = asyncio.Lock()
         self._busy = False
+        self._on_response: Callable[[Outcome], None] | None = None
         self._closed = False
         self.freezes = 0  # how many times the sandbox was frozen (benchmarks count them)
         # prepare_sandbox=False makes every sandbox on the invoke's path instead (see spare.py)
@@ -180,12 +181,14 @@ class Environment(SandboxLifecycle):
             return
         self._closed = True
         self._spare.close()
-        async with self._lock:  # an invoke under way finishes first
-            await self._destroy("spindown")
-        await self._server.close()
-        if self._code is not None:
-            self._code.cleanup()
-        self._layers.cleanup()
+        try:
+            async with self._lock:  # an invoke under way finishes first
+                await self._destroy("spindown")
+            await self._server.close()
+        finally:  # a second Ctrl-C during the shutdown phase must not leave the unzipped code behind
+            if self._code is not None:
+                self._code.cleanup()
+            self._layers.cleanup()
 
     # --- init ahead of traffic ---------------------------------------------------------------------------
 
@@ -221,14 +224,22 @@ class Environment(SandboxLifecycle):
         request_id: str | None = None,
         client_context: str | None = None,
         cognito_identity: str | None = None,
+        on_response: Callable[[Outcome], None] | None = None,
     ) -> InvocationResult:
-        """Run one invocation; cold (with init) when no initialized process exists."""
+        """Run one invocation; cold (with init) when no initialized process exists.
+
+        `on_response` is called with the runtime's answer as soon as it is posted, before the runtime and
+        the extensions are back on `next` and the environment is frozen: a front door can answer its
+        caller there, as Lambda does. The result (with END and REPORT) comes when the invoke is complete.
+        """
         async with self._lock:
             self._busy = True
+            self._on_response = on_response
             try:
                 return await self._invoke(payload, request_id, client_context, cognito_identity)
             finally:
                 self._busy = False
+                self._on_response = None
                 if self._sandbox is None and not self._closed:  # reset (crash, timeout, failed init)
                     self._spare.refill()
 
@@ -330,6 +341,8 @@ class Environment(SandboxLifecycle):
                 return await self._finish_timeout(attempt, outcome)
             if isinstance(event, Resolved):
                 outcome = event.outcome
+                if self._on_response is not None:
+                    self._on_response(outcome)
                 self._platform(*records.runtime_done(attempt, outcome, time.perf_counter()))
                 if not outcome.ok:
                     self._sample_peak()  # a runtime that reports a panic then exits (aws-lambda-go)
