@@ -81,18 +81,10 @@ class RecordedEnvironment(Environment):
         self._sink = sink
         self._kind = str(options.get("initialization_type", "on-demand"))
 
-    async def invoke(
-        self,
-        payload: bytes,
-        *,
-        request_id: str | None = None,
-        client_context: str | None = None,
-        cognito_identity: str | None = None,
-    ) -> InvocationResult:
+    async def invoke(self, payload: bytes, **options: Any) -> InvocationResult:
+        """Environment.invoke (whatever options it takes), then the record."""
         started = time.time()
-        result = await super().invoke(
-            payload, request_id=request_id, client_context=client_context, cognito_identity=cognito_identity
-        )
+        result = await super().invoke(payload, **options)
         config = self.config
         self._sink.add(
             InvocationRecord(
