@@ -28,11 +28,6 @@ from coldlab.errors import ColdlabError, Terminated
 # name -> (module, the first sentence of its help). A test imports every module and compares, so this table
 # cannot drift from what the commands say; a command module missing here still works (imported to list it).
 COMMANDS: dict[str, tuple[str, str]] = {
-    "anatomy": (
-        "coldlab.cli.anatomy",
-        "Cold-start the function at PATH (a directory or .zip holding `bootstrap`) N times and take it apart "
-        "by phase.",
-    ),
     "demo": (
         "coldlab.cli.demo",
         "Build examples/hello-go with the Go toolchain and invoke it cold and warm at 128 MB and 1769 MB.",
