@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from coldlab.lint.helper import Progress
 
 _SEVERITIES = ("info", "warning", "error")  # as coldlab.lint.model.SEVERITIES (a test keeps them equal)
-_BAR_MIN_FILES = 200  # below this a module lints in a moment: no bar
+_BAR_MIN_FILES = 100  # below this a module lints in a moment: no bar
 
 
 @click.command("lint")
@@ -46,11 +46,14 @@ _BAR_MIN_FILES = 200  # below this a module lints in a moment: no bar
 @click.option(
     "--template",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="A SAM template: the function's MemorySize and GOMAXPROCS variable (default: template.yaml if present).",
+    help="A SAM template: the function's MemorySize and GOMAXPROCS (default: template.yaml if present).",
 )
-@click.option("--memory", "memory_mb", type=click.IntRange(128, 10240), help="Memory size in MB (overrides the template).")
-@click.option("--jobs", type=click.IntRange(min=1), help="Parallel go build and type-check jobs (default: CPUs).")
+@click.option(
+    "--memory", "memory_mb", type=click.IntRange(128, 10240), help="Memory size in MB (over the template's)."
+)
+@click.option("--jobs", type=click.IntRange(min=1), help="Parallel build and type-check jobs (default: CPUs)")
 def command(
+    *,
     patterns: tuple[str, ...],
     directory: Path,
     as_json: bool,
@@ -63,9 +66,10 @@ def command(
     """Find in Go source the patterns a frozen Lambda process gives up (init network calls, goroutines,
     caches, servers, GOMAXPROCS).
 
-    PATTERNs are Go package patterns (default: ./..., every package of the module in --dir). Calls are resolved by Go's type checker: network and AWS SDK calls reachable from init, goroutines and
-    tickers started before lambda.Start, SIGTERM handlers without an extension, package-level caches written
-    by the handler, servers in a Lambda function, GOMAXPROCS below 1,769 MB. Suppress one finding with
+    PATTERNs are Go package patterns (default: ./..., every package of the module in --dir). Calls are
+    resolved by Go's type checker: network and AWS SDK calls reachable from init, goroutines and tickers
+    started before lambda.Start, SIGTERM handlers without an extension, package-level caches written by the
+    handler, servers in a Lambda function, GOMAXPROCS below 1,769 MB. Suppress one finding with
     `//coldlab:ignore RULE reason` on its line or the line above.
     """
     from coldlab.lint import lint

@@ -62,15 +62,19 @@ def lint(
         go = go or gotool.find_go()
     except ToolchainError as exc:  # bad set-up, not a bug: exit 2 as for other input problems
         raise UsageError(exc.message, exc.hint) from exc
-    document = run_helper(directory, tuple(patterns), jobs=jobs or default_jobs(), progress=progress, go=go)
+    jobs = jobs or default_jobs()
+    document = run_helper(directory, tuple(patterns), jobs=jobs, progress=progress, go=go)
     packages = document["packages"]
-    if not packages:
+    if not any(p.get("files") for p in packages):  # go/packages gives a bad pattern as a package, no files
+        said = "; ".join(e["message"] for e in document["errors"] if e["kind"] == "list")
         raise UsageError(
-            f"no Go packages match {' '.join(patterns)} in {directory}", "check the package patterns"
+            f"no Go packages match {' '.join(patterns)} in {directory}" + (f": {said}" if said else ""),
+            "check the package patterns (go list PATTERN shows what they match)",
         )
 
     def where(raw: dict[str, Any]) -> Position:
-        return Position(_shown(raw.get("file", ""), module_dir), int(raw.get("line", 0)), int(raw.get("col", 0)))
+        shown = _shown(raw.get("file", ""), module_dir)
+        return Position(shown, int(raw.get("line", 0)), int(raw.get("col", 0)))
 
     facts = _facts(document["facts"], module_dir, where)
     mains = [Path(p["dir"]) for p in packages if p.get("name") == "main" and p.get("dir")]
@@ -181,7 +185,8 @@ def _gomaxprocs_findings(facts: Facts, memory: MemorySetting) -> list[Finding]:
                 severity=RULES["automaxprocs-on-lambda"].severity,
                 pos=pos,
                 message=(
-                    f"go.uber.org/automaxprocs cannot see Lambda's CPU quota: it leaves GOMAXPROCS={picked} {size}"
+                    "go.uber.org/automaxprocs cannot see Lambda's CPU quota: "
+                    f"it leaves GOMAXPROCS={picked} {size}"
                 ),
                 call="go.uber.org/automaxprocs",
             )
@@ -197,7 +202,8 @@ def _gomaxprocs_findings(facts: Facts, memory: MemorySetting) -> list[Finding]:
             severity=RULES["gomaxprocs-unset"].severity,
             pos=pos,
             message=(
-                f"no GOMAXPROCS handling at {mb} MB ({mb / GOMAXPROCS_MEMORY_MB:.2f} vCPU, from {memory.source}): "
+                f"no GOMAXPROCS handling at {mb} MB ({mb / GOMAXPROCS_MEMORY_MB:.2f} vCPU, "
+                f"from {memory.source}): "
                 f"Go (go {facts.go_version or '?'} in go.mod) runs GOMAXPROCS={go_picks} on "
                 f"{math.ceil(mb / GOMAXPROCS_MEMORY_MB * 100)}% of one CPU"
             ),

@@ -52,7 +52,7 @@ def helper_key(go_version: str) -> str:
 def _host_goarch() -> str:
     machine = platform.machine().lower()
     if machine not in _GOARCH:
-        raise ToolchainError(f"coldlab lint does not know the Go name of this machine's architecture ({machine})")
+        raise ToolchainError(f"coldlab lint does not know Go's name for this architecture ({machine})")
     return _GOARCH[machine]
 
 
@@ -156,5 +156,6 @@ def run_helper(
     except json.JSONDecodeError as exc:
         raise ToolchainError(f"the lint helper {binary} printed no JSON document: {exc}") from exc
     if document.get("schema") != HELPER_SCHEMA:
-        raise ToolchainError(f"the lint helper {binary} speaks {document.get('schema')!r}, not {HELPER_SCHEMA}")
+        spoken = document.get("schema")
+        raise ToolchainError(f"the lint helper {binary} speaks {spoken!r}, not {HELPER_SCHEMA!r}")
     return document

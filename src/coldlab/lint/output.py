@@ -121,7 +121,7 @@ def render_text(report: LintReport, severity: str) -> str:
 
 def _summary_line(report: LintReport, severity: str) -> str:
     counts = summary(report)
-    parts = [f"{n} {s}" for s, n in counts["by_severity"].items() if n]
+    parts = [f"{n} {s}{'s' * (n != 1 and s != 'info')}" for s, n in counts["by_severity"].items() if n]
     found = f"{counts['findings']} finding{'s' * (counts['findings'] != 1)}"
     if parts:
         found += f" ({', '.join(parts)})"

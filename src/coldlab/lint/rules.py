@@ -77,8 +77,8 @@ _RULES = (
         cloud_run_effect="Cloud Run sends SIGTERM and allows 10 s before SIGKILL, so the handler runs there.",
         fix=(
             "Flush per invocation; if shutdown work is essential, start with "
-            "lambda.StartWithOptions(handler, lambda.WithEnableSIGTERM(cleanup)), which registers an internal "
-            "extension (500 ms shutdown budget), or add an extension layer."
+            "lambda.StartWithOptions(handler, lambda.WithEnableSIGTERM(cleanup)), which registers an "
+            "internal extension (500 ms shutdown budget), or add an extension layer."
         ),
         replacement="per-invocation flushing; lambda.WithEnableSIGTERM for shutdown hooks",
         seed="§13",
@@ -89,8 +89,8 @@ _RULES = (
         title="Package-level map or slice written from the handler",
         lambda_effect=(
             "An in-process cache: it lives only as long as one environment (warm invocations only), every "
-            "concurrent environment has its own copy, it is lost at each cold start and reclaim, and it grows "
-            "across invocations toward the memory limit."
+            "concurrent environment has its own copy, it is lost at each cold start and reclaim, and it "
+            "grows across invocations toward the memory limit."
         ),
         cloud_run_effect=(
             "One instance serves many requests at once (80 by default), so the handler writes it "
@@ -207,8 +207,8 @@ def lambda_effect(rule: Rule) -> str:
         )
     if rule.id == "gomaxprocs-unset":
         return (
-            "Below 1,769 MB the function gets less than one vCPU of CPU time, but Go runs GOMAXPROCS=2 (the 2 "
-            "CPUs the guest shows; Go 1.25+'s container-aware default cannot see Lambda's quota, and never "
+            "Below 1,769 MB the function gets less than one vCPU of CPU time, but Go runs GOMAXPROCS=2 (the "
+            "2 CPUs the guest shows; Go 1.25+'s container-aware default cannot see Lambda's quota, and never "
             "picks fewer than 2 anyway). " + truth_table_summary("default")
         )
     return rule.lambda_effect

@@ -68,7 +68,8 @@ def _result(finding: Finding, index: int, module_dir: Path, root: Path) -> dict[
     region: dict[str, int] = {"startLine": max(finding.pos.line, 1)}
     if finding.pos.col > 0:
         region["startColumn"] = finding.pos.col
-    fingerprint = hashlib.sha256(f"{finding.rule}\0{uri}\0{finding.message}\0{finding.call}".encode()).hexdigest()
+    identity = f"{finding.rule}\0{uri}\0{finding.message}\0{finding.call}"
+    fingerprint = hashlib.sha256(identity.encode()).hexdigest()
     result: dict[str, Any] = {
         "ruleId": finding.rule,
         "ruleIndex": index,

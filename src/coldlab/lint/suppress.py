@@ -77,9 +77,7 @@ def apply(
         covered = s.line + 1 if s.own_line else s.line
         valid.setdefault((s.file, covered), []).append(s)
     for finding in findings:
-        reason = next(
-            (s.reason for s in valid.get((finding.pos.file, finding.pos.line), []) if finding.rule in s.rules),
-            None,
-        )
+        here = valid.get((finding.pos.file, finding.pos.line), [])
+        reason = next((s.reason for s in here if finding.rule in s.rules), None)
         result.append(finding if reason is None else replace(finding, suppressed=reason))
     return result

@@ -51,7 +51,7 @@ class TruthRow:
         return self.ratios[TABLE_KINDS.index(kind)]
 
 
-# Predicted, not measured (replaced by the benchmark's figures): 2 CPUs, as Lambda's guest shows below 3,008 MB.
+# Predicted, not measured (the benchmark's figures replace them): 2 CPUs, as Lambda's guest shows.
 TRUTH_TABLE: tuple[TruthRow, ...] = tuple(
     TruthRow(mb, visible, picks, (1.0, 1.0, 1.0, 1.0), 0.0)
     for mb, visible, picks in (
@@ -89,7 +89,8 @@ def truth_table_summary(kind: str) -> str:
         )
     return (
         f"Measured in coldlab's Lambda-like sandbox ({TABLE_MACHINE}): parallel allocation-heavy work took "
-        f"{small.ratio('go1.24'):.2f}x as long with Go's default as with GOMAXPROCS=1 at {small.memory_mb} MB, "
+        f"{small.ratio('go1.24'):.2f}x as long with Go's default as with GOMAXPROCS=1 "
+        f"at {small.memory_mb} MB, "
         f"and {full.ratio('go1.24'):.2f}x at {full.memory_mb} MB (benchmarks/gomaxprocs.py)."
     )
 
