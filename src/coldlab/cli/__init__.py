@@ -28,6 +28,11 @@ from coldlab.errors import ColdlabError, Terminated
 # name -> (module, the first sentence of its help). A test imports every module and compares, so this table
 # cannot drift from what the commands say; a command module missing here still works (imported to list it).
 COMMANDS: dict[str, tuple[str, str]] = {
+    "anatomy": (
+        "coldlab.cli.anatomy",
+        "Cold-start the function at PATH (a directory or .zip holding `bootstrap`) N times and take it apart "
+        "by phase.",
+    ),
     "demo": (
         "coldlab.cli.demo",
         "Build examples/hello-go with the Go toolchain and invoke it cold and warm at 128 MB and 1769 MB.",
@@ -53,11 +58,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": (
         "coldlab.cli.plan",
         "Compare Lambda on-demand, Lambda + provisioned concurrency and Cloud Run for one workload.",
-    ),
-    "records": (
-        "coldlab.cli.records",
-        "Print the invocation records `coldlab serve` wrote (REPORT figures of every invocation) and a "
-        "summary per function: invokes, cold-start %, p50/p99 duration, GB-s and cost.",
     ),
     "serve": (
         "coldlab.cli.serve",

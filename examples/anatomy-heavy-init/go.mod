@@ -1,0 +1,3 @@
+module example.com/anatomy-heavy-init
+
+go 1.22

@@ -1,0 +1,3 @@
+module example.com/anatomy-lazy-client
+
+go 1.22

@@ -1,0 +1,3 @@
+module example.com/anatomy-network-init
+
+go 1.22
