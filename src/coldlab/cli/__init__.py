@@ -59,6 +59,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "coldlab.cli.plan",
         "Compare Lambda on-demand, Lambda + provisioned concurrency and Cloud Run for one workload.",
     ),
+    "records": (
+        "coldlab.cli.records",
+        "Print the invocation records `coldlab serve` wrote (REPORT figures of every invocation) and a "
+        "summary per function: invokes, cold-start %, p50/p99 duration, GB-s and cost.",
+    ),
     "serve": (
         "coldlab.cli.serve",
         "Serve functions (a SAM --template and/or PATHs: directories or zips holding `bootstrap`) on the "
