@@ -177,3 +177,30 @@ def test_the_page_says_when_the_server_is_gone(served: ServeProcess, browser_pag
         "() => document.querySelector('#conn').textContent.startsWith('disconnected')", timeout=WAIT_MS
     )
     assert page.locator("#conn.down").count() == 1
+
+
+def test_event_invokes_and_an_unwritable_destination_are_shown(
+    served: ServeProcess, browser_page: Any, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory\n")
+    config = {"DestinationConfig": {"OnSuccess": {"Destination": f"file://{blocker}/records/"}}}
+    if post(served.url, "/2019-09-25/functions/hello/event-invoke-config", config, method="PUT") != 200:
+        pytest.skip("this server has no event invoke configs (PutFunctionEventInvokeConfig)")
+    page = browser_page
+    page.goto(f"{served.url}/_coldlab/")
+    page.wait_for_selector('section[data-function="hello"]', timeout=WAIT_MS)
+    request = urllib.request.Request(
+        f"{served.url}/2015-03-31/functions/hello/invocations",
+        data=b'{"name": "queued"}',
+        headers={"X-Amz-Invocation-Type": "Event"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.status == 202
+    # The event ran, but its success record cannot be written: it stays in the queue, and the page says so.
+    page.wait_for_selector("#problems li", timeout=WAIT_MS)
+    assert str(blocker) in page.inner_text("#problems") and "hello" in page.inner_text("#problems")
+    wait_stat(page, "hello", "event_queue", 1)
+    assert "Event invokes 1" in page.inner_text("#account")
+    page.screenshot(path=str(tmp_path / "dashboard-problem.png"), full_page=True)
