@@ -56,10 +56,15 @@ async def _payload(request: web.Request) -> bytes:
     """The body, refused before it is read when its declared length is over the limit."""
     if request.content_length is not None and request.content_length > SYNC_MAX_BYTES:
         raise _too_large()
-    body = await request.content.read(SYNC_MAX_BYTES + 1)
-    if len(body) > SYNC_MAX_BYTES:
-        raise _too_large()
-    return body
+    chunks: list[bytes] = []
+    size = 0
+    while size <= SYNC_MAX_BYTES:  # read(n) returns what has arrived, up to n: read until the end
+        chunk = await request.content.read(SYNC_MAX_BYTES + 1 - size)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+    raise _too_large()
 
 
 def _check_json(payload: bytes) -> bytes:
