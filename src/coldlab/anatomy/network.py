@@ -96,7 +96,10 @@ def dns_question(payload: bytes) -> str | None:
     """The name asked by a DNS query message (None when it is not one)."""
     if len(payload) < 17 or payload[2] & 0x80 or struct.unpack(">H", payload[4:6])[0] == 0:
         return None
-    name, _ = _read_name(payload, 12)
+    try:
+        name, _ = _read_name(payload, 12)
+    except (IndexError, ValueError):  # not DNS after all (any UDP payload can reach here)
+        return None
     return name or None
 
 
