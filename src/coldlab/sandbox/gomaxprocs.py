@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import mmap
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +31,7 @@ _SCAN_LIMIT = 64 * 1024 * 1024
 # --- the truth table (benchmarks/gomaxprocs.py --table; README "GOMAXPROCS") ------------------------------
 
 TABLE_KINDS = ("go1.24", "go1.25", "automaxprocs", "option2")
-TABLE_MACHINE = "not measured yet"  # where and when the figures below were measured
+TABLE_MACHINE = "2 CPUs, cgroup v1, go1.27.3, load average 6"  # where the figures below were measured
 
 
 @dataclass(frozen=True)
@@ -51,22 +51,29 @@ class TruthRow:
         return self.ratios[TABLE_KINDS.index(kind)]
 
 
-# Predicted, not measured (the benchmark's figures replace them): 2 CPUs, as Lambda's guest shows.
+# Measured by benchmarks/gomaxprocs.py --python (units 240, runs 5): (memory_mb, visible, picks, ratios, one_ms).
 TRUTH_TABLE: tuple[TruthRow, ...] = tuple(
-    TruthRow(mb, visible, picks, (1.0, 1.0, 1.0, 1.0), 0.0)
-    for mb, visible, picks in (
-        (128, False, (2, 2, 2, 1)), (512, False, (2, 2, 2, 1)), (1024, False, (2, 2, 2, 1)),
-        (1769, False, (2, 2, 2, 2)), (3008, False, (2, 2, 2, 2)),
-        (128, True, (2, 2, 1, 1)), (512, True, (2, 2, 1, 1)), (1024, True, (2, 2, 1, 1)),
-        (1769, True, (2, 2, 1, 2)), (3008, True, (2, 2, 1, 2)),
+    TruthRow(mb, visible, picks, ratios, one_ms)
+    for mb, visible, picks, ratios, one_ms in (
+        (128, False, (2, 2, 2, 1), (2.68, 2.78, 3.08, 0.95), 667.3),
+        (512, False, (2, 2, 2, 1), (2.07, 2.18, 2.29, 1.28), 202.1),
+        (1024, False, (2, 2, 2, 1), (1.64, 1.72, 2.43, 1.1), 104.7),
+        (1769, False, (2, 2, 2, 2), (2.15, 1.46, 1.56, 2.64), 64.9),
+        (3008, False, (2, 2, 2, 2), (1.59, 1.36, 1.36, 1.41), 91.1),
+        (128, True, (2, 2, 1, 1), (2.08, 2.23, 0.93, 1.0), 902.4),
+        (512, True, (2, 2, 1, 1), (1.94, 1.71, 0.93, 1.35), 214.3),
+        (1024, True, (2, 2, 1, 1), (1.7, 2.2, 0.94, 1.03), 93.7),
+        (1769, True, (2, 2, 1, 2), (2.1, 1.38, 0.92, 1.71), 76.4),
+        (3008, True, (2, 2, 1, 2), (1.96, 2.5, 1.03, 2.46), 83.1),
     )
-)  # fmt: skip
+)
+NO_QUOTA_RATIO = 1.0  # the same work, GOMAXPROCS=2 against 1, with no CPU quota (the benchmark's last row)
 OVER_SCHEDULING_RATIO = 1.1  # measured slow-down (GOMAXPROCS=2 against 1) worth a warning
 
 
-def truth_row(memory_mb: int, visible: bool) -> TruthRow:
+def truth_row(memory_mb: int, visible: bool, table: Sequence[TruthRow] = TRUTH_TABLE) -> TruthRow:
     """The measured row for the largest memory size at or below `memory_mb` (the smallest row below it)."""
-    rows = sorted((r for r in TRUTH_TABLE if r.visible == visible), key=lambda r: r.memory_mb)
+    rows = sorted((r for r in table if r.visible == visible), key=lambda r: r.memory_mb)
     below = [r for r in rows if r.memory_mb <= memory_mb]
     return below[-1] if below else rows[0]
 
@@ -79,7 +86,7 @@ def truth_table_pick(kind: str, memory_mb: int, *, visible: bool) -> int:
 def truth_table_summary(kind: str) -> str:
     """One sentence of measured figures for coldlab lint's rule texts."""
     hidden = sorted((r for r in TRUTH_TABLE if not r.visible), key=lambda r: r.memory_mb)
-    small, full = hidden[0], next(r for r in hidden if r.memory_mb >= 1769)
+    full = next(r for r in hidden if r.memory_mb >= 1769)
     if kind == "automaxprocs":
         picks = sorted({r.pick("automaxprocs") for r in hidden})
         shown = "/".join(str(p) for p in picks)
@@ -87,11 +94,13 @@ def truth_table_summary(kind: str) -> str:
             f"Measured in coldlab's Lambda-like sandbox (quota on a parent cgroup; {TABLE_MACHINE}): "
             f"automaxprocs picked GOMAXPROCS={shown} at {hidden[0].memory_mb}-{hidden[-1].memory_mb} MB."
         )
+    small = [r for r in hidden if r.memory_mb < 1769]
+    figures = ", ".join(f"{r.ratio('go1.24'):.2f}x at {r.memory_mb} MB" for r in small)
     return (
         f"Measured in coldlab's Lambda-like sandbox ({TABLE_MACHINE}): parallel allocation-heavy work took "
-        f"{small.ratio('go1.24'):.2f}x as long with Go's default as with GOMAXPROCS=1 "
-        f"at {small.memory_mb} MB, "
-        f"and {full.ratio('go1.24'):.2f}x at {full.memory_mb} MB (benchmarks/gomaxprocs.py)."
+        f"{figures} as long with Go's default as with GOMAXPROCS=1 ({full.ratio('go1.24'):.2f}x at "
+        f"{full.memory_mb} MB, and {NO_QUOTA_RATIO:.2f}x with no quota at all: part of the cost is this "
+        "workload's own; benchmarks/gomaxprocs.py)."
     )
 
 
@@ -101,6 +110,7 @@ class GoBinary:
 
     go_version: str  # "go1.27.3", or "" for pre-1.18 binaries
     container_aware: bool  # Go 1.25+ reading the cgroup CPU limit (unless DefaultGODEBUG turns it off)
+    module_opted_out: bool = False  # a Go 1.25+ toolchain, but go.mod's go line < 1.25 turned it off
 
 
 def _uvarint(data: bytes, offset: int) -> tuple[int, int]:
@@ -150,8 +160,9 @@ def go_binary(path: Path) -> GoBinary | None:
     except ValueError:
         return None
     match = re.match(r"go1\.(\d+)", version)
-    aware = bool(match and int(match.group(1)) >= 25) and "containermaxprocs=0" not in modinfo
-    return GoBinary(version, aware)
+    new_toolchain = bool(match and int(match.group(1)) >= 25)
+    opted_out = "containermaxprocs=0" in modinfo
+    return GoBinary(version, new_toolchain and not opted_out, module_opted_out=new_toolchain and opted_out)
 
 
 def predicted_gomaxprocs(
@@ -166,12 +177,23 @@ def predicted_gomaxprocs(
     if aware and limits.cpu_visibility == "leaf":
         n = min(cpus, max(2, math.ceil(limits.vcpus)))
         return n, f"{binary.go_version} reads the quota on its cgroup but never goes below 2"
-    where = "the quota sits on a parent cgroup, as on Lambda" if aware else "this Go ignores CPU quotas"
-    return cpus, f"Go's default, the {cpus} CPUs it can see ({where})"
+    if aware:
+        where = "the quota sits on a parent cgroup, as on Lambda, where Go cannot see it"
+    elif binary.module_opted_out:
+        where = "go.mod declares a Go before 1.25, so the runtime ignores CPU quotas"
+    else:
+        where = "this Go ignores CPU quotas"
+    return cpus, f"Go's default, the {cpus} CPUs it can see: {where}"
 
 
-def gomaxprocs_advice(bootstrap: Path, limits: Limits, env: Mapping[str, str]) -> str | None:
-    """A one-line warning when a Go bootstrap would run with GOMAXPROCS above its vCPU, else None."""
+def gomaxprocs_advice(
+    bootstrap: Path, limits: Limits, env: Mapping[str, str], *, table: Sequence[TruthRow] = TRUTH_TABLE
+) -> str | None:
+    """A one-line warning when a Go bootstrap would run with more Ps than its vCPU AND the truth table
+    measured that as slower than GOMAXPROCS=1 at that memory size and quota visibility; else None.
+
+    Where the table did not measure the GOMAXPROCS predicted (an explicit value, another CPU count) the
+    warning says so instead of quoting a figure."""
     binary = go_binary(bootstrap)
     if binary is None:
         return None
@@ -180,8 +202,24 @@ def gomaxprocs_advice(bootstrap: Path, limits: Limits, env: Mapping[str, str]) -
         return None
     suggested = max(1, math.floor(limits.vcpus))
     version = binary.go_version or "go < 1.18"
-    return (
+    start = (
         f"{bootstrap.name} is a Go binary ({version}) and will run with GOMAXPROCS={n} ({why}) "
-        f"on {limits.vcpus:.2f} vCPU ({limits.memory_mb} MB): more Ps than CPU can over-schedule parallel "
-        f"work; measure with --env GOMAXPROCS={suggested} (benchmarks/gomaxprocs.py shows the effect)"
+        f"on {limits.vcpus:.2f} vCPU ({limits.memory_mb} MB)"
+    )
+    kind = "go1.25" if binary.container_aware else "go1.24"
+    row = truth_row(limits.memory_mb, limits.cpu_visibility == "leaf", table) if table else None
+    explicit = env.get("GOMAXPROCS", "").strip().isdigit()  # the table measured defaults, not this value
+    if row is None or row.pick(kind) != n or explicit:
+        return (
+            f"{start}: more Ps than CPU can over-schedule parallel work (not measured for GOMAXPROCS={n}); "
+            f"measure with --env GOMAXPROCS={suggested} (benchmarks/gomaxprocs.py)"
+        )
+    ratio = row.ratio(kind)
+    if ratio < OVER_SCHEDULING_RATIO:
+        return None  # measured: the extra Ps cost nothing here
+    quota = "visible" if row.visible else "hidden"
+    return (
+        f"{start}: measured here, parallel allocation-heavy work took {ratio:.2f}x as long as with "
+        f"GOMAXPROCS=1 at {row.memory_mb} MB (quota {quota}); set --env GOMAXPROCS={suggested} "
+        "(benchmarks/gomaxprocs.py)"
     )
