@@ -64,10 +64,10 @@ def test_malformed_invocation_csv_names_file_line_column(tmp_path: Path, text: s
 def test_azure_malformed_counts(tmp_path: Path) -> None:
     header = "HashOwner,HashApp,HashFunction,Trigger,1,2,3\n"
     neg = _write(tmp_path / "neg.csv", header + "o,a,f,http,1,-4,0\n")
-    with pytest.raises(UsageError, match=r"neg\.csv:2: column '2': negative count -4"):
+    with pytest.raises(UsageError, match=r"neg\.csv:2: column '2': count must be >= 0, got '-4'"):
         list(read_azure_invocations(neg))
     text = _write(tmp_path / "txt.csv", header + "o,a,f,http,1,2,0\no,a,g,http,1,two,0\n")
-    with pytest.raises(UsageError, match=r"txt\.csv:3: column '2': not a count: 'two'"):
+    with pytest.raises(UsageError, match=r"txt\.csv:3: column '2': not a number: 'two'"):
         list(read_azure_invocations(text))
     wrong = _write(tmp_path / "wrong.csv", "Owner,App\nx,y\n")
     with pytest.raises(UsageError, match=r"wrong\.csv:1: header lacks HashOwner"):

@@ -4,15 +4,17 @@ cheapest option under a cold-start/latency constraint; where provisioned concurr
 from __future__ import annotations
 
 import tempfile
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import click
 
+from coldlab.cli._progress import LazyProgress
+from coldlab.cli._sim_inputs import build_jobs, check_common, cold_dist, input_options, parse_seconds
 from coldlab.cli.output import err_console, print_json
-from coldlab.cli.simulate import build_jobs, cold_dist, input_options, parse_seconds
 from coldlab.errors import UsageError
+
+SUGGESTED_PC = 7  # provisioned settings `plan` tries when --pc is not given (planner.suggest_pc)
 
 
 def _int_list(text: str | None, what: str) -> list[int] | None:
@@ -63,14 +65,19 @@ def command(**opts: Any) -> None:
 
 def _plan(opts: dict[str, Any], workdir: Path) -> None:
     from coldlab.pricing import load_prices
+    from coldlab.sim.bounds import MAX_DURATION_S, Work, check_work
     from coldlab.sim.cloudrun import CloudRunModel
-    from coldlab.sim.dists import parse_dist
+    from coldlab.sim.dists import check_bound, parse_dist
     from coldlab.sim.lambda_des import LambdaModel
-    from coldlab.sim.planner import SCHEMA, Constraints, break_even, compare
+    from coldlab.sim.planner import SCHEMA, Constraints, break_even, break_even_work, compare, sweep_rates
     from coldlab.sim.policies import PolicySpec, validate_policy
     from coldlab.sim.runner import RunConfig
 
+    pc_values, min_instances = _check_options(opts)
     prices = load_prices(opts["prices_path"])
+    force = opts["force"]
+    if opts["pattern"]:  # a synthetic run's work is checked below, with the whole sweep's
+        opts = {**opts, "force": True}
     first_jobs = build_jobs(opts, workdir)[0]  # validates the input early
 
     def jobs() -> Any:  # lists can be reused; an Azure file is a stream, read again for each option
@@ -90,27 +97,52 @@ def _plan(opts: dict[str, Any], workdir: Path) -> None:
     constraints = Constraints(
         opts["max_cold_pct"], opts["max_p99_ms"] / 1000.0 if opts["max_p99_ms"] is not None else None
     )
-    status = (
-        err_console.status("simulating options", spinner="dots") if not opts["as_json"] else nullcontext()
+    duration = check_bound(parse_dist(opts["duration"], scale=0.001), "--duration", MAX_DURATION_S)
+    be_horizon = parse_seconds(opts["break_even_horizon"], "--break-even-horizon")
+    rates = sweep_rates(duration, base, prices) if opts["break_even"] else []
+    # the whole command's work, up front: every option's run of the workload, and the break-even sweep
+    option_runs = 1 + (len(pc_values) if pc_values is not None else SUGGESTED_PC) + len(min_instances)
+    horizon = parse_seconds(opts["horizon"], "--horizon") if opts["pattern"] else 0.0
+    per_run = opts["rate"] * horizon
+    ticks = horizon / base.run.tick_s * len(min_instances)  # Cloud Run's autoscaler, every tick_s
+    sweep = break_even_work(rates, be_horizon)
+    work = Work(
+        per_run * option_runs + ticks + sweep.requests,
+        option_runs + sweep.runs,
+        f"{option_runs} options x {per_run:.3g} requests" + (f"; {sweep.what}" if rates else ""),
     )
-    with status:
+    check_work(
+        work,
+        force=force,
+        fast=not opts["no_fast_path"],
+        shorten="shorten --horizon or --break-even-horizon (or pass --no-break-even)",
+    )
+    total_runs = option_runs + len(rates)
+    with LazyProgress("planning", "runs", total=total_runs, show=not opts["as_json"]) as bar:
+
+        def after_option(left: int) -> None:
+            bar.set_total(len(rates) + left + bar.completed + 1)
+            bar.update(advance=1)
+
         options, best = compare(
             jobs,
             base,
             prices,
-            pc_values=_int_list(opts["pc_text"], "--pc"),
-            min_instances=_int_list(opts["min_text"], "--min-instances") or [],
+            pc_values=pc_values,
+            min_instances=min_instances,
             constraints=constraints,
             workers=opts["workers"],
+            on_run=after_option,
         )
         be = None
         if opts["break_even"]:
-            duration = parse_dist(opts["duration"], scale=0.001)
             be = break_even(
                 duration,
                 base,
                 prices,
-                horizon_s=parse_seconds(opts["break_even_horizon"], "--break-even-horizon"),
+                rates=rates,
+                horizon_s=be_horizon,
+                on_point=lambda: bar.update(advance=1),
             )
     verdict = claim_verdict(be)
     doc = {
@@ -127,6 +159,27 @@ def _plan(opts: dict[str, Any], workdir: Path) -> None:
         print_json(doc)
         return
     print_plan(doc)
+
+
+def _check_options(opts: dict[str, Any]) -> tuple[list[int] | None, list[int]]:
+    """(--pc values or None, --min-instances values), every option checked before any work."""
+    from coldlab.sim.bounds import check_finite
+    from coldlab.sim.cloudrun import CloudRunModel
+    from coldlab.sim.lambda_des import LambdaModel
+
+    check_common(opts)
+    for option in ("max_cold_pct", "max_p99_ms"):
+        if opts[option] is not None:
+            check_finite(opts[option], "--" + option.replace("_", "-"), positive=False)
+    pc_values = _int_list(opts["pc_text"], "--pc")
+    limit = LambdaModel().account_limit
+    if pc_values and max(pc_values) > limit:
+        raise UsageError(f"--pc {max(pc_values)} is above the account concurrency limit of {limit}")
+    min_instances = _int_list(opts["min_text"], "--min-instances") or []
+    most = CloudRunModel().max_instances
+    if min_instances and max(min_instances) > most:
+        raise UsageError(f"--min-instances {max(min_instances)} is above Cloud Run's max instances ({most})")
+    return pc_values, min_instances
 
 
 def claim_verdict(be: Any) -> str | None:

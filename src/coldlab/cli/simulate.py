@@ -3,221 +3,54 @@ Cloud Run. The option helpers here are shared with `coldlab plan`."""
 
 from __future__ import annotations
 
-import functools
 import math
-import re
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import click
 
+from coldlab.cli._progress import LazyProgress
+from coldlab.cli._sim_inputs import (
+    DEFAULT_COLD_MS,
+    SNAPSTART_NOTE,
+    build_jobs,
+    check_common,
+    cold_dist,
+    input_options,
+    parse_seconds,
+)
 from coldlab.cli.output import err_console, print_json
 from coldlab.errors import UsageError
 
-DEFAULT_COLD_MS = (
-    "normal:49,3"  # Go zip on provided.al2023, x86: mean INIT 49 ms (maxday/lambda-perf 2026-08-22)
-)
-SNAPSTART_NOTE = (
-    "SnapStart is a what-if here: AWS offers it only for Java, Python and .NET managed runtimes, "
-    "not for Go (provided.*); restore cost is billed as INIT, snapshot cache charges are not modelled"
-)
-
-
-def parse_seconds(text: str, what: str = "duration") -> float:
-    """'90', '90s', '15m', '4h', '1d' -> seconds."""
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([smhd]?)\s*", text)
-    if not match:
-        raise UsageError(f"bad {what} {text!r}", "use a number of seconds or a suffix s, m, h, d (e.g. 15m)")
-    value = float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
-    if value <= 0:
-        raise UsageError(f"{what} must be > 0, got {text!r}")
-    return value
-
-
-def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
-        click.option(
-            "--pattern",
-            type=click.Choice(["steady", "bursty", "diurnal", "spike", "cron"]),
-            help="Synthetic traffic pattern (mean rate --rate over --horizon)",
-        ),
-        click.option("--rate", type=float, default=1.0, show_default=True, help="Mean requests per second"),
-        click.option(
-            "--horizon", default="1h", show_default=True, help="Simulated time for --pattern (s/m/h/d)"
-        ),
-        click.option(
-            "--azure",
-            "azure",
-            type=click.Path(path_type=Path),
-            help="Azure 2019 invocations_per_function_md.anon.dNN.csv",
-        ),
-        click.option(
-            "--azure-durations",
-            type=click.Path(path_type=Path),
-            help="Matching function_durations_percentiles file",
-        ),
-        click.option(
-            "--azure-memory", type=click.Path(path_type=Path), help="Matching app_memory_percentiles file"
-        ),
-        click.option(
-            "--placement",
-            type=click.Choice(["uniform", "poisson", "equidistant"]),
-            default="uniform",
-            show_default=True,
-            help="Rule placing Azure per-minute counts inside each minute (seeded)",
-        ),
-        click.option("--max-functions", type=int, help="Only the first N functions of the Azure file"),
-        click.option(
-            "--invocations",
-            type=click.Path(path_type=Path),
-            help="Per-invocation CSV: timestamp (s), duration (s) or duration_ms[, function]",
-        ),
-        click.option(
-            "--duration",
-            default="exp:100",
-            show_default=True,
-            help="Service time distribution in ms (const:V, exp:MEAN, uniform:A,B, normal:M,SD, "
-            "lognormal:MU,SIGMA, empirical:FILE.json) when the input has none",
-        ),
-        click.option(
-            "--cold-start",
-            "cold_start",
-            default=DEFAULT_COLD_MS,
-            show_default=True,
-            help="Cold-start penalty in ms (a distribution, or empirical:FILE.json of measured "
-            "values, e.g. `coldlab invoke --json` output)",
-        ),
-        click.option("--memory", "memory_mb", type=int, default=128, show_default=True, help="Memory in MB"),
-        click.option("--arch", type=click.Choice(["x86_64", "arm64"]), default="x86_64", show_default=True),
-        click.option(
-            "--idle-timeout",
-            default="600",
-            show_default=True,
-            help="Lambda idle reclaim in s, or a distribution in s (e.g. uniform:300,420)",
-        ),
-        click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same results"),
-        click.option(
-            "--workers",
-            type=click.IntRange(1, 64),
-            default=2,
-            show_default=True,
-            help="Processes for multi-function traces",
-        ),
-        click.option(
-            "--prices",
-            "prices_path",
-            type=click.Path(path_type=Path),
-            help="Your own price JSON (default: the bundled dated table)",
-        ),
-        click.option(
-            "--no-fast-path", is_flag=True, help="Always use the event kernel (slower, same results)"
-        ),
-    ]
-    return functools.reduce(lambda f, opt: opt(f), reversed(options), func)
-
-
-def build_jobs(
-    opts: dict[str, Any], workdir: Path | None = None
-) -> tuple[Iterable[Any], dict[str, Any], bool]:
-    """(jobs, inputs description, multi-function?) from the input options. A multi-function CSV is split
-    into per-function files under `workdir` (one pass), if given."""
-    from coldlab.sim.dists import parse_dist
-    from coldlab.sim.traces import Synthetic
-    from coldlab.sim.workload import AzureInput, azure_jobs, describe_inputs, invocation_jobs, synthetic_jobs
-
-    chosen = [k for k in ("pattern", "azure", "invocations") if opts.get(k)]
-    if len(chosen) != 1:
-        raise UsageError("give exactly one input: --pattern, --azure or --invocations")
-    duration = parse_dist(opts["duration"], scale=0.001)
-    if opts.get("pattern"):
-        if opts["rate"] <= 0:
-            raise UsageError(f"--rate must be > 0, got {opts['rate']}")
-        horizon = parse_seconds(opts["horizon"], "--horizon")
-        pattern = Synthetic(opts["pattern"], opts["rate"], horizon, duration)
-        inputs = describe_inputs(
-            "synthetic",
-            pattern=opts["pattern"],
-            rate=opts["rate"],
-            horizon_s=horizon,
-            duration=duration.describe(),
-        )
-        return synthetic_jobs(pattern), inputs, False
-    if opts.get("azure"):
-        spec = AzureInput(
-            opts["azure"],
-            opts.get("azure_durations"),
-            opts.get("azure_memory"),
-            opts["placement"],
-            opts.get("max_functions"),
-        )
-        if not spec.invocations.is_file():
-            raise UsageError(f"no such trace file: {spec.invocations}")
-        inputs = describe_inputs(
-            "azure2019",
-            invocations=spec.invocations,
-            durations=spec.durations,
-            memory=spec.memory,
-            placement=spec.placement,
-            memory_mapping="each function gets its app's average MB (min 128)",
-        )
-        return azure_jobs(spec, duration), inputs, True
-    path = opts["invocations"]
-    if not Path(path).is_file():
-        raise UsageError(f"no such trace file: {path}")
-    jobs = invocation_jobs(Path(path), workdir)
-    return jobs, describe_inputs("invocations", path=path, functions=len(jobs)), len(jobs) > 1
-
-
-def cold_dist(opts: dict[str, Any], snapstart: str | None) -> tuple[Any, list[str]]:
-    from coldlab.sim.dists import parse_dist
-
-    notes = []
-    spec = opts["cold_start"]
-    if snapstart:
-        spec = snapstart
-        notes.append(SNAPSTART_NOTE)
-    return parse_dist(spec, scale=0.001), notes
+__all__ = [
+    "DEFAULT_COLD_MS",
+    "SNAPSTART_NOTE",
+    "build_jobs",
+    "cold_dist",
+    "command",
+    "input_options",
+    "parse_seconds",
+]
 
 
 def run_with_progress(
     jobs: Iterable[Any], cfg: Any, *, workers: int, show: bool, horizon_s: float | None = None
 ) -> Any:
-    """Multi-function runs: a bar of functions done. One long function: a bar of simulated time."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    """Simulate with a progress bar that appears after about a second: functions done for multi-function
+    inputs, simulated time for a synthetic pattern, requests for a one-function trace."""
     from coldlab.sim.runner import run_jobs
 
-    if horizon_s is not None and show:
-        with Progress(
-            TextColumn("simulating"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}% of simulated time"),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=True,
-        ) as progress:
-            task = progress.add_task("sim", total=horizon_s)
-            return run_jobs(
-                jobs,
-                cfg,
-                workers=1,
-                on_chunk=lambda _n, t: progress.update(task, completed=min(t, horizon_s)),
-            )
-    if not show:
-        return run_jobs(jobs, cfg, workers=workers)
-    with Progress(
-        TextColumn("simulating"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("functions"),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("sim", total=None)
-        return run_jobs(jobs, cfg, workers=workers, progress=lambda _r: progress.advance(task))
+    if workers > 1 or (isinstance(jobs, list) and len(jobs) > 1):
+        total = len(jobs) if isinstance(jobs, list) else None
+        with LazyProgress("simulating", "functions", total=total, show=show) as bar:
+            return run_jobs(jobs, cfg, workers=workers, progress=lambda _r: bar.update(advance=1))
+    if horizon_s is not None:
+        with LazyProgress("simulating", "% of simulated time", total=horizon_s, show=show) as bar:
+            return run_jobs(jobs, cfg, workers=1, on_chunk=lambda _n, t: bar.update(t))
+    with LazyProgress("simulating", "requests", total=None, show=show) as bar:
+        return run_jobs(jobs, cfg, workers=1, on_chunk=lambda n, _t: bar.update(advance=n))
 
 
 @click.command("simulate")
@@ -283,24 +116,27 @@ def command(**opts: Any) -> None:
 
 def _simulate(opts: dict[str, Any], workdir: Path) -> None:
     from coldlab.pricing import load_prices
+    from coldlab.sim.bounds import MAX_HYBRID_RANGE_S
     from coldlab.sim.cloudrun import CloudRunModel
     from coldlab.sim.lambda_des import LambdaModel
     from coldlab.sim.policies import HybridParams, PolicySpec, validate_policy
     from coldlab.sim.report import build_report
     from coldlab.sim.runner import RunConfig
 
+    check_common(opts)
+    _check_models(opts)
     prices = load_prices(opts["prices_path"])
-    jobs, inputs, multi = build_jobs(opts, workdir)
     cold, notes = cold_dist(opts, opts["snapstart"])
-    policy = PolicySpec(
-        opts["keep_alive"],
-        opts["idle_timeout"],
-        HybridParams(range_s=parse_seconds(opts["hybrid_range"], "--hybrid-range")),
-    )
+    hybrid_range = parse_seconds(opts["hybrid_range"], "--hybrid-range")
+    if hybrid_range > MAX_HYBRID_RANGE_S:
+        raise UsageError(
+            f"--hybrid-range must be at most {MAX_HYBRID_RANGE_S / 86400:g}d "
+            f"({MAX_HYBRID_RANGE_S / 60:.0f} one-minute bins), got {opts['hybrid_range']!r}"
+        )
+    policy = PolicySpec(opts["keep_alive"], opts["idle_timeout"], HybridParams(range_s=hybrid_range))
     validate_policy(policy)
     recycle = opts["recycle_hours"] * 3600 if opts["recycle_hours"] else None
-    if opts["memory_mb"] < 128 or opts["memory_mb"] > 10240:
-        raise UsageError(f"--memory must be 128-10240 MB, got {opts['memory_mb']}")
+    jobs, inputs, multi = build_jobs(opts, workdir)
     cfg = RunConfig(
         platform=opts["platform"],
         lam=LambdaModel(
@@ -329,16 +165,21 @@ def _simulate(opts: dict[str, Any], workdir: Path) -> None:
         raise UsageError("--snapstart is a Lambda what-if; Cloud Run has its own startup (use --cold-start)")
     if opts["keep_alive"] == "hybrid":
         notes.append("hybrid policy: the ARIMA fallback is replaced by a median-of-last-5 idle-time forecast")
-    long_single = not multi and opts["pattern"] and parse_seconds(opts["horizon"]) * opts["rate"] > 2_000_000
     totals = run_with_progress(
         jobs,
         cfg,
         workers=opts["workers"] if multi else 1,
-        show=(multi or bool(long_single)) and not opts["as_json"],
-        horizon_s=parse_seconds(opts["horizon"]) if long_single else None,
+        show=not opts["as_json"],
+        horizon_s=parse_seconds(opts["horizon"]) if opts["pattern"] else None,
     )
     if not totals.functions:
         raise UsageError("the input has no requests to simulate")
+    if totals.timeline is not None and totals.timeline.bin_s > totals.timeline.requested_bin_s:
+        notes.append(
+            f"timeline bins widened from {totals.timeline.requested_bin_s:g} s "
+            f"to {totals.timeline.bin_s:g} s "
+            "to keep the timeline in bounded memory"
+        )
     report = build_report(totals, cfg, prices, inputs=inputs, notes=notes)
     if opts["png"] and totals.timeline is not None:
         from coldlab.sim.charts import write_png
@@ -354,6 +195,21 @@ def _simulate(opts: dict[str, Any], workdir: Path) -> None:
         print_json(report)
     else:
         print_summary(report)
+
+
+def _check_models(opts: dict[str, Any]) -> None:
+    from coldlab.sim.bounds import check_finite
+    from coldlab.sim.lambda_des import LambdaModel
+
+    if opts["recycle_hours"] is not None:
+        check_finite(opts["recycle_hours"], "--recycle-hours")
+    limit = opts["reserved"] if opts["reserved"] is not None else LambdaModel().account_limit
+    if opts["provisioned"] > limit:  # as AWS refuses it: provisioned comes out of the concurrency limit
+        raise UsageError(f"--provisioned {opts['provisioned']} is above the concurrency limit of {limit}")
+    if opts["min_instances"] > opts["max_instances"]:
+        raise UsageError(
+            f"--min-instances {opts['min_instances']} is above --max-instances {opts['max_instances']}"
+        )
 
 
 def _fmt_s(value: float | None) -> str:

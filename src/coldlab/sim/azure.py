@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from coldlab.errors import UsageError
+from coldlab.sim.bounds import MAX_DURATION_S, MAX_MEMORY_MB, MAX_MINUTE_COUNT
 from coldlab.sim.dists import Piecewise
-from coldlab.sim.traces import check_width, csv_error, open_csv
+from coldlab.sim.traces import check_width, csv_error, number, open_csv
 
 AZURE_PERCENTILES = (0.0, 0.01, 0.25, 0.50, 0.75, 0.99, 1.0)
 DURATION_COLUMNS = tuple(f"percentile_Average_{round(p * 100)}" for p in AZURE_PERCENTILES)
@@ -36,18 +37,14 @@ def read_azure_durations(path: Path) -> dict[tuple[str, str, str], Piecewise]:
     except ValueError as exc:
         raise UsageError(f"{path}:1: not an Azure 2019 durations file ({exc})") from None
     table = {}
-    for line, row in enumerate(reader, start=2):
-        values = []
-        for c in cols:
-            try:
-                v = float(row[c])
-            except (ValueError, IndexError):
-                raise csv_error(
-                    path, line, header[c], f"not a number: {row[c] if c < len(row) else ''!r}"
-                ) from None
-            if v < 0:
-                raise csv_error(path, line, header[c], f"duration must be >= 0, got {v}")
-            values.append(v / 1000.0)
+    for line, row in reader:
+        if not row:
+            continue
+        check_width(path, line, header, row)
+        values = [
+            number(path, line, header[c], row[c], limit=MAX_DURATION_S * 1000, what="duration (ms)") / 1000
+            for c in cols
+        ]
         table[(row[keys[0]], row[keys[1]], row[keys[2]])] = Piecewise(
             AZURE_PERCENTILES, tuple(np.maximum.accumulate(values))
         )
@@ -66,13 +63,11 @@ def read_azure_memory(path: Path) -> dict[tuple[str, str], float]:
     except ValueError as exc:
         raise UsageError(f"{path}:1: not an Azure 2019 memory file ({exc})") from None
     table = {}
-    for line, row in enumerate(reader, start=2):
-        try:
-            mb = float(row[avg])
-        except (ValueError, IndexError):
-            raise csv_error(path, line, "AverageAllocatedMb", "not a number") from None
-        if mb < 0:
-            raise csv_error(path, line, "AverageAllocatedMb", f"must be >= 0, got {mb}")
+    for line, row in reader:
+        if not row:
+            continue
+        check_width(path, line, header, row)
+        mb = number(path, line, "AverageAllocatedMb", row[avg], limit=MAX_MEMORY_MB, what="memory (MB)")
         table[(row[owner], row[app])] = mb
     return table
 
@@ -91,23 +86,19 @@ def read_azure_invocations(path: Path) -> Iterator[AzureFunction]:
     minute_cols = [i for i, h in enumerate(header) if h.isdigit()]
     if not minute_cols:
         raise UsageError(f"{path}:1: no minute columns 1..1440 in the header")
-    for line, row in enumerate(reader, start=2):
+    for line, row in reader:
         if not row:
             continue
         check_width(path, line, header, row)
         counts = []
         for c in minute_cols:
             cell = row[c]
-            if not cell.isdigit():
-                try:
-                    value = float(cell)
-                except ValueError:
-                    raise csv_error(path, line, header[c], f"not a count: {cell!r}") from None
-                if value < 0:
-                    raise csv_error(path, line, header[c], f"negative count {cell}")
-                if value != int(value):
-                    raise csv_error(path, line, header[c], f"not a whole count: {cell!r}")
-                counts.append(int(value))
-            else:
+            # str.isdigit accepts digits such as '²' that int() refuses: only ASCII takes the short cut
+            if cell.isascii() and cell.isdigit() and len(cell) < 10:
                 counts.append(int(cell))
+                continue
+            value = number(path, line, header[c], cell, limit=MAX_MINUTE_COUNT, what="count")
+            if value != int(value):
+                raise csv_error(path, line, header[c], f"not a whole count: {cell[:40]!r}")
+            counts.append(int(value))
         yield AzureFunction(row[o], row[a], row[f], row[trig], tuple(counts))

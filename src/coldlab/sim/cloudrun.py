@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from coldlab.sim.dists import FloatArray
-from coldlab.sim.metrics import FunctionResult, IntArray, Timeline, latency_histogram
+from coldlab.sim.metrics import N_LAT_BINS, FunctionResult, IntArray, Timeline, latency_histogram
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,8 @@ class CloudRunKernel:
         self.m = model
         self.res = FunctionResult(name=name, app=app, memory_mb=model.memory_mb)
         self.timeline = Timeline(bin_s)
-        self.lat: list[float] = []
+        self.lat: list[float] = []  # since the last flush: folded into `latency` after every chunk
+        self.latency: IntArray = np.zeros(N_LAT_BINS, np.int64)
         self.cold_times: list[float] = []
         self.throttle_times: list[float] = []
         self.insts: list[_Inst] = []
@@ -226,6 +227,17 @@ class CloudRunKernel:
                     self.pending.append((t, s))
                     continue
             self._assign(t, best, s, t)
+        self._flush()
+
+    def _flush(self) -> None:
+        """Fold per-request figures into the histogram and the timeline: memory stays bounded by a chunk."""
+        if self.lat:
+            self.latency += latency_histogram(np.asarray(self.lat))
+            self.lat.clear()
+        self.timeline.add_events(np.asarray(self.cold_times))
+        self.timeline.add_events(np.asarray(self.throttle_times), throttled=True)
+        self.cold_times.clear()
+        self.throttle_times.clear()
 
     def finish(self, horizon_end: float) -> tuple[FunctionResult, IntArray, Timeline]:
         self._run_until(horizon_end)
@@ -252,10 +264,8 @@ class CloudRunKernel:
             "idle_min_instance_s": self.idle_min_s,
             "instances_at_end": float(sum(1 for i in self.insts if i.ready_at <= end_t and not i.draining)),
         }
-        self.timeline.add_events(np.asarray(self.cold_times))
-        self.timeline.add_events(np.asarray(self.throttle_times), throttled=True)
-        lat = np.asarray(self.lat)
-        return res, latency_histogram(lat), self.timeline
+        self._flush()
+        return res, self.latency, self.timeline
 
     def active_instances(self) -> int:
         return sum(1 for i in self.insts if i.alive and not i.draining)

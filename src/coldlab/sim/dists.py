@@ -170,6 +170,8 @@ def parse_dist(spec: str, *, scale: float = 1.0) -> Dist:
             mu, sigma = (float(p) for p in args.split(","))
         except ValueError:
             raise UsageError(f"bad distribution {spec!r}: lognormal:MU,SIGMA") from None
+        if not (math.isfinite(mu) and math.isfinite(sigma)) or sigma < 0:
+            raise UsageError(f"bad distribution {spec!r}: MU must be finite and SIGMA finite and >= 0")
         return LogNormal(mu + math.log(scale), sigma)
     if kind == "empirical":
         return load_empirical(Path(args), scale=scale)
@@ -177,6 +179,31 @@ def parse_dist(spec: str, *, scale: float = 1.0) -> Dist:
         f"unknown distribution {spec!r}",
         "use const:V, exp:MEAN, uniform:A,B, normal:MEAN,SD, lognormal:MU,SIGMA or empirical:FILE.json",
     )
+
+
+def typical(dist: Dist) -> float:
+    """A value the distribution's requests really take (its mean; the median for a lognormal, whose mean
+    a large sigma sends to infinity; the largest value of an empirical list)."""
+    if isinstance(dist, LogNormal):
+        return math.exp(min(dist.mu, 700.0))
+    if isinstance(dist, Empirical):
+        return max(dist.values)
+    if isinstance(dist, Uniform):
+        return dist.high
+    return dist.mean()
+
+
+def check_bound(dist: Dist, option: str, limit_s: float, *, unit_scale: float = 0.001) -> Dist:
+    """Refuse a distribution whose typical value is beyond `limit_s` (seconds); the message uses the
+    option's own unit (ms when `unit_scale` is 0.001)."""
+    value = typical(dist)
+    if value > limit_s:
+        unit = "ms" if unit_scale == 0.001 else "s"
+        raise UsageError(
+            f"{option}: {dist.describe()} is beyond the bound of {limit_s / unit_scale:g} {unit}",
+            "give the value in milliseconds" if unit == "ms" else "give a smaller value",
+        )
+    return dist
 
 
 def _is_number(text: str) -> bool:
@@ -187,15 +214,28 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def _ms_value(v: object) -> bool:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return False
+    try:
+        return math.isfinite(v) and v >= 0
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
 def load_empirical(path: Path, *, scale: float = 0.001) -> Empirical:
     """Values (ms by default) from a JSON list, {"values_ms": [...]}, or a `coldlab invoke --json` document
     (its non-null `init_duration_ms`)."""
+    from coldlab.sim.textfile import read_json_bytes
+
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+        doc = json.loads(read_json_bytes(path))
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path}:{exc.lineno}:{exc.colno}: not JSON ({exc.msg})") from None
+    except ValueError as exc:  # e.g. an integer of more digits than int() converts
+        raise UsageError(f"{path}:1:1: not usable JSON ({str(exc)[:80]})") from None
+    except RecursionError:
+        raise UsageError(f"{path}:1:1: JSON nested too deeply") from None
     raw: Any
     if isinstance(doc, list):
         raw = doc
@@ -206,8 +246,8 @@ def load_empirical(path: Path, *, scale: float = 0.001) -> Empirical:
         raw = [v for v in raw if v is not None]
     else:
         raise UsageError(
-            f"{path}: expected a list of ms values, {{'values_ms': [...]}} or coldlab invoke JSON"
+            f"{path}:1: expected a list of ms values, {{'values_ms': [...]}} or coldlab invoke JSON"
         )
-    if not raw or not all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in raw):
-        raise UsageError(f"{path}: needs at least one non-negative number of milliseconds")
+    if not isinstance(raw, list) or not raw or not all(_ms_value(v) for v in raw):
+        raise UsageError(f"{path}:1: needs a list of at least one finite, non-negative number of ms")
     return Empirical(tuple(float(v) * scale for v in raw), str(path))

@@ -40,6 +40,9 @@ class LambdaModel:
         return self.reserved if self.reserved is not None else self.account_limit
 
 
+PACK_AT = 1 << 16  # closed lifetimes kept as Python floats before they are packed into arrays
+
+
 def _billed_ms(seconds: FloatArray) -> int:
     return int(np.maximum(1, np.ceil(seconds * 1000.0 - 1e-9)).sum()) if len(seconds) else 0
 
@@ -68,8 +71,9 @@ class LambdaKernel:
         self.busy: list[tuple[float, int, float, bool]] = []  # (end, seq, created, provisioned)
         self.pc_idle: list[float] = [0.0] * model.provisioned
         self.idle: list[tuple[float, float, float]] = []  # (available_from, deadline, created)
-        self.starts: list[float] = []  # closed environment lifetimes
+        self.starts: list[float] = []  # closed environment lifetimes (recent; older ones are packed)
         self.ends: list[float] = []
+        self.packed: list[tuple[FloatArray, FloatArray]] = []  # 16 bytes a lifetime instead of ~64
         self.tokens = float(model.burst)
         self.token_t = 0.0
         self.last_end = -math.inf  # end of the previous invocation (the hybrid policy's idle-time origin)
@@ -225,6 +229,9 @@ class LambdaKernel:
         self.latency += lat
         self.timeline.add_events(arrivals[cold])
         self.timeline.add_events(np.asarray(throttled_at), throttled=True)
+        if len(self.starts) >= PACK_AT:
+            self.packed.append((np.asarray(self.starts, float), np.asarray(self.ends, float)))
+            self.starts, self.ends = [], []
 
     def finish(self, horizon_end: float) -> tuple[FunctionResult, IntArray, Timeline]:
         while self.busy:
@@ -238,7 +245,10 @@ class LambdaKernel:
         for created in self.pc_idle:
             self.starts.append(created)
             self.ends.append(cut)
-        starts, ends = np.asarray(self.starts, float), np.asarray(self.ends, float)
+        self.packed.append((np.asarray(self.starts, float), np.asarray(self.ends, float)))
+        starts = np.concatenate([p[0] for p in self.packed])
+        ends = np.concatenate([p[1] for p in self.packed])
+        self.packed, self.starts, self.ends = [], [], []
         res = self.result
         res.env_s = float(np.sum(ends - starts))
         res.horizon_s = horizon_end

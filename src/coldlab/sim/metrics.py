@@ -66,14 +66,48 @@ def coverage(starts: FloatArray, ends: FloatArray, bin_s: float, nbins: int) -> 
     return out
 
 
+MAX_TIMELINE_BINS = 1 << 20  # 24 MiB per timeline: a longer horizon coarsens the bins instead
+
+
 @dataclass
 class Timeline:
-    """Per-bin cold starts, environment-seconds (alive: busy or idle-warm) and peak in-flight requests."""
+    """Per-bin cold starts, environment-seconds (alive: busy or idle-warm) and peak in-flight requests.
+
+    Memory is bounded whatever the horizon: when a time would need more than MAX_TIMELINE_BINS bins, the
+    bins are merged in pairs (bin_s doubles) until it fits, so bin_s is the requested width times 2^k.
+    """
 
     bin_s: float
     cold: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
     env_seconds: FloatArray = field(default_factory=lambda: np.zeros(0))
     throttled: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    requested_bin_s: float = 0.0  # the width asked for (bin_s may have grown)
+
+    def __post_init__(self) -> None:
+        if not self.requested_bin_s:
+            self.requested_bin_s = self.bin_s
+
+    def _fit(self, last_time: float) -> None:
+        """Coarsen (before growing) so that `last_time` falls inside MAX_TIMELINE_BINS bins."""
+        factor = 1
+        while last_time / (self.bin_s * factor) >= MAX_TIMELINE_BINS:
+            factor *= 2
+        if factor > 1:
+            self.coarsen(factor)
+
+    def coarsen(self, factor: int) -> None:
+        """Merge every `factor` bins into one."""
+        size = len(self.cold)
+        if size > factor:
+            pad = -size % factor
+            self.cold = np.pad(self.cold, (0, pad)).reshape(-1, factor).sum(axis=1)
+            self.env_seconds = np.pad(self.env_seconds, (0, pad)).reshape(-1, factor).sum(axis=1)
+            self.throttled = np.pad(self.throttled, (0, pad)).reshape(-1, factor).sum(axis=1)
+        elif size:  # everything so far falls in the first bin
+            self.cold = self.cold.sum(keepdims=True)
+            self.env_seconds = self.env_seconds.sum(keepdims=True)
+            self.throttled = self.throttled.sum(keepdims=True)
+        self.bin_s *= factor
 
     def _grow(self, nbins: int) -> None:
         if nbins > len(self.cold):
@@ -85,6 +119,7 @@ class Timeline:
     def add_events(self, times: FloatArray, *, throttled: bool = False) -> None:
         if len(times) == 0:
             return
+        self._fit(float(np.max(times)))
         idx = np.floor(np.asarray(times) / self.bin_s).astype(np.int64)
         self._grow(int(idx.max()) + 1)
         counts = np.bincount(idx, minlength=len(self.cold))
@@ -96,11 +131,19 @@ class Timeline:
     def add_intervals(self, starts: FloatArray, ends: FloatArray) -> None:
         if len(starts) == 0:
             return
+        self._fit(float(np.max(ends)))
         nbins = int(np.floor(float(np.max(ends)) / self.bin_s)) + 1
         self._grow(nbins)
         self.env_seconds += coverage(np.asarray(starts), np.asarray(ends), self.bin_s, len(self.cold))
 
     def merge(self, other: Timeline) -> None:
+        if other.bin_s > self.bin_s:  # both are the requested width times a power of two
+            self.coarsen(round(other.bin_s / self.bin_s))
+        elif other.bin_s < self.bin_s:
+            other = Timeline(
+                other.bin_s, other.cold, other.env_seconds, other.throttled, other.requested_bin_s
+            )
+            other.coarsen(round(self.bin_s / other.bin_s))
         self._grow(len(other.cold))
         n = len(other.cold)
         self.cold[:n] += other.cold
@@ -180,5 +223,5 @@ class RunTotals:
         self.functions.append(result)
         self.latency += latency
         if self.timeline is None:
-            self.timeline = Timeline(timeline.bin_s)
+            self.timeline = Timeline(timeline.bin_s, requested_bin_s=timeline.requested_bin_s)
         self.timeline.merge(timeline)

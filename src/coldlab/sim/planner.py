@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from coldlab.pricing import CostBreakdown, PriceTable, pc_break_even_utilisation
+from coldlab.sim.bounds import Work
 from coldlab.sim.dists import Dist
 from coldlab.sim.metrics import RunTotals, histogram_percentile
 from coldlab.sim.report import MONTH_S, add_costs, finite, function_cost
@@ -100,7 +101,10 @@ def compare(
     min_instances: Sequence[int],
     constraints: Constraints,
     workers: int = 1,
+    on_run: Callable[[int], None] | None = None,
 ) -> tuple[list[Option], Option | None]:
+    """Simulate every option. `on_run(runs_left)` is called after each run (for a progress bar)."""
+    done = on_run or (lambda _left: None)
     on_demand_cfg = replace(base, platform="lambda", lam=replace(base.lam, provisioned=0))
     on_demand = _evaluate(
         run_jobs(jobs(), on_demand_cfg, workers=workers),
@@ -113,9 +117,10 @@ def compare(
     options = [on_demand]
     if pc_values is None:
         pc_values = suggest_pc(on_demand.avg_concurrency)
+    pc_values = [n for n in pc_values if 0 < n <= base.lam.concurrency_limit]
+    left = len(pc_values) + len(min_instances)
+    done(left)
     for n in pc_values:
-        if n <= 0:
-            continue
         cfg = replace(on_demand_cfg, lam=replace(base.lam, provisioned=n))
         options.append(
             _evaluate(
@@ -127,6 +132,8 @@ def compare(
                 setting=n,
             )
         )
+        left -= 1
+        done(left)
     for m in min_instances:
         cfg = replace(base, platform="cloudrun", run=replace(base.run, min_instances=m))
         options.append(
@@ -139,6 +146,8 @@ def compare(
                 setting=m,
             )
         )
+        left -= 1
+        done(left)
     options = [replace(o, meets=constraints.check(o)) for o in options]
     feasible = [o for o in options if o.meets]
     best = min(feasible, key=lambda o: o.cost_month) if feasible else None
@@ -179,6 +188,38 @@ class BreakEven:
         }
 
 
+PC_TRIES = 5  # provisioned settings tried per break-even rate (at most), besides on-demand
+
+
+def analytic_break_even(duration: Dist, base: RunConfig, prices: PriceTable) -> float:
+    """With provisioned environments used first, the first one is a loss server (M/G/1/1): busy a fraction
+    rho / (1 + rho) of the time (insensitive to the service distribution), rho = rate * E[d]. It pays when
+    that exceeds the utilisation threshold u: rho > u / (1 - u)."""
+    threshold = pc_break_even_utilisation(prices, base.lam.arch)
+    mean_d = duration.mean()
+    if threshold >= 1 or mean_d <= 0:
+        return math.inf
+    return threshold / (1 - threshold) / mean_d
+
+
+def sweep_rates(duration: Dist, base: RunConfig, prices: PriceTable) -> list[float]:
+    """The steady rates the break-even sweep tries: 1/8 to 4 times the analytic break-even."""
+    analytic = analytic_break_even(duration, base, prices)
+    if not math.isfinite(analytic):
+        return []
+    return [float(r) for r in np.unique(np.round(np.geomspace(analytic / 8, analytic * 4, 13), 3)) if r > 0]
+
+
+def break_even_work(rates: Sequence[float], horizon_s: float) -> Work:
+    runs = len(rates) * (1 + PC_TRIES)
+    top = max(rates, default=0.0)
+    return Work(
+        sum(rates) * horizon_s * (1 + PC_TRIES),
+        runs,
+        f"break-even sweep up to {top:.3g} req/s x {horizon_s:g} s per point",
+    )
+
+
 def break_even(
     duration: Dist,
     base: RunConfig,
@@ -186,16 +227,14 @@ def break_even(
     *,
     rates: Sequence[float] | None = None,
     horizon_s: float = 600.0,
+    on_point: Callable[[], None] | None = None,
 ) -> BreakEven:
     """Sweep steady Poisson rates; at each, on-demand vs the cheapest provisioned N >= 1."""
     mean_d = duration.mean()
     threshold = pc_break_even_utilisation(prices, base.lam.arch)
-    # With provisioned environments used first, the first one is a loss server (M/G/1/1): busy a fraction
-    # rho / (1 + rho) of the time (insensitive to the service distribution), rho = rate * E[d]. It pays when
-    # that exceeds the utilisation threshold u: rho > u / (1 - u).
-    analytic = threshold / (1 - threshold) / mean_d if threshold < 1 else math.inf
+    analytic = analytic_break_even(duration, base, prices)
     if rates is None:
-        rates = [float(r) for r in np.unique(np.round(np.geomspace(analytic / 8, analytic * 4, 13), 3))]
+        rates = sweep_rates(duration, base, prices)
     points = []
     for rate in rates:
 
@@ -215,6 +254,8 @@ def break_even(
             if pc.cost_month < best_cost:
                 best_cost, best_n = pc.cost_month, n
         points.append(BreakEvenPoint(rate, od.cost_month, best_cost, best_n))
+        if on_point is not None:
+            on_point()
     crossing = None
     for prev, point in zip([None, *points[:-1]], points, strict=True):
         if point.best_pc_month < point.on_demand_month:

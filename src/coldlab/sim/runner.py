@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 import numpy as np
 
+from coldlab.errors import ColdlabError
 from coldlab.sim.cloudrun import CloudRunKernel, CloudRunModel
 from coldlab.sim.dists import Dist
 from coldlab.sim.fastpath import FastPathUnavailableError, LambdaFastPath, fast_path_possible
@@ -19,6 +23,8 @@ from coldlab.sim.policies import PolicySpec
 from coldlab.sim.traces import InvocationFile, MinuteCounts, Synthetic
 
 Source = Synthetic | MinuteCounts | InvocationFile
+T = TypeVar("T")
+IN_FLIGHT_PER_WORKER = 8  # jobs read ahead of the results, per worker process
 MIN_SERVICE_S = 1e-6  # a request takes at least 1 us, so it always ends after it starts
 
 
@@ -99,8 +105,42 @@ def _run_model(job: FunctionJob, cfg: RunConfig, kind: str, on_chunk: ChunkHook 
     return sim.finish(horizon)
 
 
-def _worker(args: tuple[FunctionJob, RunConfig]) -> Outcome:
-    return simulate_function(*args)
+@dataclass(frozen=True)
+class _Failure:
+    """A ColdlabError from a worker, carried as data: pickling the exception itself drops its hint."""
+
+    kind: type[ColdlabError]
+    message: str
+    hint: str | None
+
+    def error(self) -> ColdlabError:
+        return self.kind(self.message, self.hint)
+
+
+def _worker(args: tuple[FunctionJob, RunConfig]) -> Outcome | _Failure:
+    try:
+        return simulate_function(*args)
+    except ColdlabError as exc:
+        return _Failure(type(exc), exc.message, exc.hint)
+
+
+def _worker_init() -> None:
+    """Workers leave signals to the parent: a forked worker would otherwise run the parent's SIGTERM
+    handler (and print a traceback) when the pool is terminated, and Ctrl-C would reach every worker."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _bounded(items: Iterable[T], slots: threading.Semaphore, stop: threading.Event) -> Iterator[T]:
+    """Hand the pool one job per free slot: Pool.imap would otherwise read a streamed trace to the end
+    (every job in memory at once). Waits in short steps so that a pool shutting down is never blocked."""
+    for item in items:
+        while not slots.acquire(timeout=0.1):
+            if stop.is_set():
+                return
+        if stop.is_set():
+            return
+        yield item
 
 
 def run_jobs(
@@ -123,9 +163,17 @@ def run_jobs(
                 progress(result)
         return totals
     ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
-    with ctx.Pool(workers) as pool:
-        for result, latency, timeline in pool.imap(_worker, pairs, chunksize=4):
-            totals.add(result, latency, timeline)
-            if progress:
-                progress(result)
+    slots, stop = threading.Semaphore(IN_FLIGHT_PER_WORKER * workers), threading.Event()
+    with ctx.Pool(workers, initializer=_worker_init) as pool:
+        try:
+            for outcome in pool.imap(_worker, _bounded(pairs, slots, stop), chunksize=4):
+                slots.release()
+                if isinstance(outcome, _Failure):
+                    raise outcome.error()
+                result, latency, timeline = outcome
+                totals.add(result, latency, timeline)
+                if progress:
+                    progress(result)
+        finally:
+            stop.set()  # before the pool terminates: its feeder thread may be waiting for a slot
     return totals

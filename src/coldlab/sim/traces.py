@@ -7,7 +7,6 @@ is how a function can be re-run by the event kernel if the fast path declines it
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from coldlab.errors import UsageError
+from coldlab.sim.bounds import MAX_DURATION_S, MAX_TIMESTAMP_S
 from coldlab.sim.dists import Dist, FloatArray
+from coldlab.sim.textfile import CsvRows
 
 CHUNK = 65_536  # arrivals per chunk handed to a model (small chunks stay in cache: faster fast path)
 PATTERNS = ("steady", "bursty", "diurnal", "spike", "cron")
@@ -47,7 +48,11 @@ class Synthetic:
                 arrivals = np.arange(lo, min(total, lo + CHUNK), dtype=np.float64) * period
                 yield arrivals, self.duration.sample(rng, len(arrivals))
             return
-        block = max(1.0, min(self.horizon_s, CHUNK / max(self.rate * self._peak(), 1e-9)))
+        per_s = max(self.rate * self._peak(), 1e-9)
+        # about CHUNK arrivals per block: at least a second, unless the rate is above CHUNK per second
+        block = min(self.horizon_s, CHUNK / per_s)
+        if per_s <= CHUNK:
+            block = max(1.0, block)
         t0 = 0.0
         on_state = [True, 0.0]  # bursty: current state and when it ends
         while t0 < self.horizon_s:
@@ -138,6 +143,11 @@ class MinuteCounts:
         counts = np.asarray(self.counts, np.int64)
         minute = 0
         while minute < len(counts):
+            if counts[minute] > CHUNK:  # one minute busier than a chunk: in pieces, so memory stays bounded
+                for arrivals in _busy_minute(int(counts[minute]), minute, self.placement, rng):
+                    yield arrivals, self.duration.sample(rng, len(arrivals))
+                minute += 1
+                continue
             # as many whole minutes as fit in one chunk (at least one)
             cum = np.cumsum(counts[minute:])
             span = max(1, int(np.searchsorted(cum, CHUNK, side="right")))
@@ -145,6 +155,28 @@ class MinuteCounts:
             if len(arrivals):
                 yield arrivals, self.duration.sample(rng, len(arrivals))
             minute += span
+
+
+def _busy_minute(count: int, minute: int, rule: str, rng: np.random.Generator) -> Iterator[FloatArray]:
+    """The arrivals of one minute with more than CHUNK requests, in time order, CHUNK at a time. The same
+    laws as place_in_minutes: uniform instants given the count (split over equal slices by a multinomial
+    draw, then uniform inside each slice), a Poisson count first for `poisson`, or evenly spaced."""
+    t0 = minute * 60.0
+    if rule == "equidistant":
+        for lo in range(0, count, CHUNK):
+            index = np.arange(lo, min(count, lo + CHUNK), dtype=np.float64)
+            yield t0 + (index + 0.5) / count * 60.0
+        return
+    if rule not in ("uniform", "poisson"):
+        raise UsageError(f"unknown placement {rule!r}", f"use one of: {', '.join(PLACEMENTS)}")
+    if rule == "poisson":
+        count = int(rng.poisson(count))
+    slices = -(-count // CHUNK)
+    width = 60.0 / slices
+    per_slice = rng.multinomial(count, np.full(slices, 1.0 / slices))
+    for k, n in enumerate(per_slice.tolist()):
+        if n:
+            yield np.sort(t0 + (k + rng.random(n)) * width)
 
 
 @dataclass(frozen=True)
@@ -176,21 +208,33 @@ def check_width(path: Path, line: int, header: list[str], row: list[str]) -> Non
         raise csv_error(path, line, column, f"expected {len(header)} columns, got {len(row)}")
 
 
-def open_csv(path: Path) -> tuple[Iterator[list[str]], list[str]]:
+def open_csv(path: Path) -> tuple[Iterator[tuple[int, list[str]]], list[str]]:
+    """(rows as (line number, cells), header); any bytes at all give rows or one UsageError."""
+    rows = CsvRows(path)
+    return iter(rows), rows.header
+
+
+def csv_header(path: Path) -> list[str]:
+    with CsvRows(path) as rows:
+        return rows.header
+
+
+def number(path: Path, line: int, column: str, cell: str, *, limit: float, what: str) -> float:
+    """A finite number in [0, limit]: anything else is refused with the file, line and column."""
     try:
-        handle = path.open(newline="", encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read trace {path}: {exc.strerror}") from None
-    reader = csv.reader(handle)
-    header = next(reader, None)
-    if header is None:
-        raise UsageError(f"{path}:1: empty file, expected a header row")
-    return reader, [h.strip() for h in header]
+        value = float(cell)
+    except ValueError:
+        raise csv_error(path, line, column, f"not a number: {cell[:40]!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise csv_error(path, line, column, f"{what} must be >= 0, got {cell[:40]!r}")
+    if value > limit:
+        raise csv_error(path, line, column, f"{what} {cell[:40]} is over the bound of {limit:.12g}")
+    return value
 
 
 def invocation_columns(path: Path) -> tuple[int, int, float, int | None]:
     """(timestamp column, duration column, duration scale to seconds, function column or None)."""
-    _, header = open_csv(path)
+    header = csv_header(path)
     lower = [h.lower() for h in header]
 
     def find(*names: str) -> int | None:
@@ -216,29 +260,20 @@ def invocation_columns(path: Path) -> tuple[int, int, float, int | None]:
 
 def _rows(path: Path) -> Iterator[tuple[str | None, float, float]]:
     """Validated (function, timestamp s, duration s) rows, streamed; errors name the file, line and column.
-    Timestamps must not go back in time within a function."""
+    Timestamps must not go back in time within a function; values are bounded (coldlab.sim.bounds)."""
     ts_col, dur_col, scale, fn_col = invocation_columns(path)
     reader, header = open_csv(path)
     last: dict[str | None, float] = {}
-    for line, row in enumerate(reader, start=2):
+    ts_name, dur_name = header[ts_col], header[dur_col]
+    for line, row in reader:
         if not row:
             continue
         check_width(path, line, header, row)
         fn = row[fn_col] if fn_col is not None else None
-        try:
-            t = float(row[ts_col])
-        except ValueError:
-            raise csv_error(path, line, header[ts_col], f"not a number: {row[ts_col]!r}") from None
-        try:
-            d = float(row[dur_col]) * scale
-        except ValueError:
-            raise csv_error(path, line, header[dur_col], f"not a number: {row[dur_col]!r}") from None
-        if not math.isfinite(t) or t < 0:
-            raise csv_error(path, line, header[ts_col], f"timestamp must be >= 0, got {row[ts_col]!r}")
-        if not math.isfinite(d) or d < 0:
-            raise csv_error(path, line, header[dur_col], f"duration must be >= 0, got {row[dur_col]!r}")
+        t = number(path, line, ts_name, row[ts_col], limit=MAX_TIMESTAMP_S, what="timestamp (s)")
+        d = number(path, line, dur_name, row[dur_col], limit=MAX_DURATION_S / scale, what="duration") * scale
         if t < last.get(fn, -math.inf):
-            raise csv_error(path, line, header[ts_col], "timestamps go back in time; sort the file by time")
+            raise csv_error(path, line, ts_name, "timestamps go back in time; sort the file by time")
         last[fn] = t
         yield fn, t, d
 
@@ -301,7 +336,7 @@ def invocation_functions(path: Path) -> list[str | None]:
         return [None]
     reader, _ = open_csv(path)
     seen: dict[str, None] = {}
-    for row in reader:
+    for _, row in reader:
         if len(row) > fn_col:
             seen.setdefault(row[fn_col], None)
     return list(seen) or [None]
