@@ -30,7 +30,7 @@ class ServeProcess:
         self._own_state: str | None = None
         if "--state-dir" not in args:
             self._own_state = tempfile.mkdtemp(prefix="coldlab-test-state-")
-            args = (*args, "--state-dir", self._own_state)
+            args = ("--state-dir", self._own_state, *args)  # in front: callers read their last argument
         self.args = [*COLDLAB, "serve", "--port", "0", *args]
         self.proc = subprocess.Popen(
             self.args,

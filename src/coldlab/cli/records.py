@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 import sys
 import time
 from datetime import UTC, datetime
@@ -119,6 +118,8 @@ def command(
     summary per function: invokes, cold-start %, p50/p99 duration, GB-s and cost."""
     if as_json and as_csv:
         raise UsageError("--json and --csv cannot both be given", "pick one output format")
+    import sqlite3
+
     from coldlab.pricing import load_prices
     from coldlab.store import records as store
     from coldlab.store.db import default_state_dir, open_reader

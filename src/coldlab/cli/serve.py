@@ -155,8 +155,9 @@ async def _serve(
         if stopping is not None:
             await stopping
         if gateway is not None and gateway.port:  # it listened: say what was shut down
-            queued = service.queued_events()
-            _say(f"stopped: {count} environments shut down; {queued} Event invokes stay queued")
+            _say(f"stopped: {count} environments shut down")
+            if queued := service.queued_events():
+                _say(f"{queued} Event invokes stay queued in {state.state_dir} (delivered at the next start)")
 
 
 @click.command("serve")
