@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,7 +51,7 @@ def lint(
     if module_dir is None:
         raise UsageError(
             f"{directory} is not inside a Go module (no go.mod there or above)",
-            "run coldlab lint from a module's directory, or pass --dir MODULE (go mod init creates one)",
+            "run coldlab lint from a module's directory or pass --dir MODULE; `go mod init` creates one",
         )
     if template is not None and not template.is_file():
         raise UsageError(f"template {template} does not exist", "pass --template with a SAM template.yaml")
@@ -205,7 +204,7 @@ def _gomaxprocs_findings(facts: Facts, memory: MemorySetting) -> list[Finding]:
                 f"no GOMAXPROCS handling at {mb} MB ({mb / GOMAXPROCS_MEMORY_MB:.2f} vCPU, "
                 f"from {memory.source}): "
                 f"Go (go {facts.go_version or '?'} in go.mod) runs GOMAXPROCS={go_picks} on "
-                f"{math.ceil(mb / GOMAXPROCS_MEMORY_MB * 100)}% of one CPU"
+                f"{round(mb / GOMAXPROCS_MEMORY_MB * 100)}% of one CPU"
             ),
         )
     )
