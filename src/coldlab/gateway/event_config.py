@@ -74,7 +74,9 @@ class EventInvokeConfigs:
         app.router.add_get(PATH + "/list", self.list)
 
     def _key(self, request: web.Request) -> tuple[str, str]:
-        return self.service.event_config_key(request.match_info["name"], request.query.get("Qualifier"))
+        """(function, qualifier) the request is about: `$LATEST` when unqualified; 404 when neither exists."""
+        target = self.service.registry.resolve(request.match_info["name"], request.query.get("Qualifier"))
+        return target.name, target.qualifier
 
     def _missing(self, name: str, qualifier: str) -> ResourceNotFound:
         arn = self.service.registry.get(name).arn(qualifier)
@@ -98,12 +100,12 @@ class EventInvokeConfigs:
         members: dict[str, Any] = {key: _member(body, key) for key in _RANGES}
         members["DestinationConfig"] = _destinations(body.get("DestinationConfig"))
         document = self._document(name, qualifier, members)
-        await self.service.put_event_config(name, qualifier, document)
+        await self.service.delivery.put_config(name, qualifier, document)
         return json_response(document)
 
     async def update(self, request: web.Request) -> web.Response:
         name, qualifier = self._key(request)
-        existing = self.service.event_config(name, qualifier)
+        existing = self.service.delivery.configs.get((name, qualifier))
         if existing is None:
             raise self._missing(name, qualifier)
         body = await json_body(request)
@@ -123,21 +125,21 @@ class EventInvokeConfigs:
                         merged.pop(kind, None)
         members["DestinationConfig"] = merged
         document = self._document(name, qualifier, members)
-        await self.service.put_event_config(name, qualifier, document)
+        await self.service.delivery.put_config(name, qualifier, document)
         return json_response(document)
 
     async def get(self, request: web.Request) -> web.Response:
         name, qualifier = self._key(request)
-        document = self.service.event_config(name, qualifier)
+        document = self.service.delivery.configs.get((name, qualifier))
         if document is None:
             raise self._missing(name, qualifier)
         return json_response(document)
 
     async def delete(self, request: web.Request) -> web.Response:
         name, qualifier = self._key(request)
-        if self.service.event_config(name, qualifier) is None:
+        if (name, qualifier) not in self.service.delivery.configs:
             raise self._missing(name, qualifier)
-        await self.service.put_event_config(name, qualifier, None)
+        await self.service.delivery.put_config(name, qualifier, None)
         return web.Response(status=204)
 
     async def list(self, request: web.Request) -> web.Response:

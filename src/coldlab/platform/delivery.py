@@ -19,65 +19,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
-from coldlab.errors import ColdlabError, LambdaApiError, ResourceNotFound, TooManyRequests
-from coldlab.platform.destinations import Destination, destination_record, parse_destination, write_record
+from coldlab.errors import ColdlabError, ResourceNotFound, TooManyRequests
+from coldlab.platform.destinations import Destination, destination_record, write_record
+from coldlab.platform.event_policy import (
+    RETRY_BASE_S,
+    EventConfig,
+    Outcome,
+    compact_json,
+    error_outcome,
+    event_outcome,
+    next_backoff,
+    outcome_json,
+)
 from coldlab.platform.result import InvocationResult
 from coldlab.store import queue
 from coldlab.store.db import StateDb
 from coldlab.store.queue import QueuedEvent
 
-RETRY_BASE_S = 60.0
-BACKOFF_MIN_S, BACKOFF_MAX_S = 1.0, 300.0
-DEFAULT_RETRIES, DEFAULT_MAX_AGE_S = 2, 21600
 MAX_RUNNING = 64  # deliveries in flight at once (throttles beyond the function's limits requeue the rest)
 IDLE_POLL_S = 1.0
 log = logging.getLogger("coldlab.platform.delivery")
 
 InvokeEvent = Callable[[QueuedEvent], Awaitable[InvocationResult]]
-
-
-@dataclass(frozen=True)
-class EventConfig:
-    """A qualifier's FunctionEventInvokeConfig as the poller applies it (absent members: the defaults)."""
-
-    max_retries: int = DEFAULT_RETRIES
-    max_age_s: int = DEFAULT_MAX_AGE_S
-    on_success: Destination | None = None
-    on_failure: Destination | None = None
-
-    @classmethod
-    def from_document(cls, document: dict[str, Any]) -> EventConfig:
-        destinations = document.get("DestinationConfig") or {}
-
-        def destination(kind: str) -> Destination | None:
-            value = (destinations.get(kind) or {}).get("Destination")
-            return parse_destination(value, f"DestinationConfig.{kind}.Destination") if value else None
-
-        return cls(
-            max_retries=int(document.get("MaximumRetryAttempts", DEFAULT_RETRIES)),
-            max_age_s=int(document.get("MaximumEventAgeInSeconds", DEFAULT_MAX_AGE_S)),
-            on_success=destination("OnSuccess"),
-            on_failure=destination("OnFailure"),
-        )
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What the last attempt gave, for the destination record."""
-
-    status_code: int
-    executed_version: str
-    function_error: str | None
-    response: bytes | None
 
 
 class Delivery:
@@ -254,7 +225,7 @@ class Delivery:
         try:
             result = await self._invoke(event)
         except TooManyRequests as exc:
-            await self._backoff(event, "throttled", _error_outcome(version, 429, exc))
+            await self._backoff(event, "throttled", error_outcome(version, 429, exc))
             return
         except ResourceNotFound as exc:  # not served (yet): it may be created again before the age runs out
             if event.function not in self._waiting_for:
@@ -263,10 +234,10 @@ class Delivery:
                     f"Event invokes of {event.function} wait: {exc.message} (serve or create it again; "
                     "they expire after MaximumEventAgeInSeconds)"
                 )
-            await self._backoff(event, "system_errors", _error_outcome(version, 404, exc))
+            await self._backoff(event, "system_errors", error_outcome(version, 404, exc))
             return
         except ColdlabError as exc:
-            await self._backoff(event, "system_errors", _error_outcome(version, 500, exc))
+            await self._backoff(event, "system_errors", error_outcome(version, 500, exc))
             return
         self._waiting_for.discard(event.function)
         event = replace(event, invokes=event.invokes + 1)
@@ -282,9 +253,7 @@ class Delivery:
         if now + delay > deadline:
             await self._fail(event, "EventAgeExceeded", outcome, ("invokes",))
             return
-        retried = replace(
-            event, due_at=now + delay, retries=event.retries + 1, outcome=_outcome_json(outcome)
-        )
+        retried = replace(event, due_at=now + delay, retries=event.retries + 1, outcome=outcome_json(outcome))
         await self._commit(
             event, lambda conn: queue.requeue(conn, retried), ("invokes", "retries"), ("running", "queued")
         )
@@ -293,13 +262,13 @@ class Delivery:
         """A throttle or platform error: back to the queue, 1 s doubling to 5 min, within the event's age."""
         config = self.config(event.function, event.qualifier)
         deadline = event.accepted_at + config.max_age_s * self.scale
-        backoff = min(max(event.backoff_s * 2, BACKOFF_MIN_S), BACKOFF_MAX_S)
+        backoff = next_backoff(event.backoff_s)
         now = self._clock()
         if now + backoff * self.scale > deadline:
             await self._fail(event, "EventAgeExceeded", outcome, (counter,))
             return
         again = replace(
-            event, due_at=now + backoff * self.scale, backoff_s=backoff, outcome=_outcome_json(outcome)
+            event, due_at=now + backoff * self.scale, backoff_s=backoff, outcome=outcome_json(outcome)
         )
         await self._commit(event, lambda conn: queue.requeue(conn, again), (counter,), ("running", "queued"))
 
@@ -395,9 +364,9 @@ class Delivery:
             "error": error,
             "since": known["since"] if known else self._clock(),
         }
-        backoff = min(max(event.backoff_s * 2, BACKOFF_MIN_S), BACKOFF_MAX_S)
+        backoff = next_backoff(event.backoff_s)
         kept = replace(
-            event, due_at=self._clock() + backoff * self.scale, backoff_s=backoff, outcome=_json(held)
+            event, due_at=self._clock() + backoff * self.scale, backoff_s=backoff, outcome=compact_json(held)
         )
         await self._commit(
             event, lambda conn: queue.hold_for_destination(conn, kept), counters, (state, "destination")
@@ -426,38 +395,3 @@ class Delivery:
             "held_for_destination": states["destination"] + states["writing"],
             "counts": {name: counts[name] for name in queue.COUNTERS},
         }
-
-
-def event_outcome(event: QueuedEvent) -> Outcome:
-    """The last attempt's outcome, as stored with the event (a plain 200 when it never ran)."""
-    stored = event.record()
-    if not stored:
-        return Outcome(200, "$LATEST", None, None)
-    response = stored.get("response")
-    return Outcome(
-        int(stored.get("status_code", 200)),
-        str(stored.get("executed_version", "$LATEST")),
-        stored.get("function_error"),
-        None if response is None else str(response).encode(),
-    )
-
-
-def _error_outcome(version: str, status: int, exc: ColdlabError) -> Outcome:
-    code = exc.code if isinstance(exc, LambdaApiError) else "ServiceException"
-    body = _json({"errorType": code, "errorMessage": exc.message})
-    return Outcome(status, version, None, body.encode())
-
-
-def _outcome_json(outcome: Outcome) -> str:
-    return _json(
-        {
-            "status_code": outcome.status_code,
-            "executed_version": outcome.executed_version,
-            "function_error": outcome.function_error,
-            "response": None if outcome.response is None else outcome.response.decode("utf-8", "replace"),
-        }
-    )
-
-
-def _json(document: object) -> str:
-    return json.dumps(document, separators=(",", ":"))

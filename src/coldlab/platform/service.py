@@ -254,19 +254,6 @@ class LambdaService:
         except ResourceNotFound:
             return qualifier
 
-    # --- event invoke configs -------------------------------------------------------------------------
-
-    def event_config_key(self, ref: str, qualifier: str | None) -> tuple[str, str]:
-        """(function, qualifier) a Put/Get/Update/DeleteFunctionEventInvokeConfig applies to."""
-        target = self.registry.resolve(ref, qualifier)
-        return target.name, target.qualifier
-
-    def event_config(self, name: str, qualifier: str) -> dict[str, Any] | None:
-        return self.delivery.configs.get((name, qualifier))
-
-    async def put_event_config(self, name: str, qualifier: str, document: dict[str, Any] | None) -> None:
-        await self.delivery.put_config(name, qualifier, document)
-
     # --- control plane ----------------------------------------------------------------------------------
 
     async def create_function(self, body: Mapping[str, Any]) -> Function:

@@ -255,7 +255,10 @@ class Writer:
             stop = _STOP in batch
             items = [item for item in batch if item is not _STOP]
             if items:
-                self._write(items)  # type: ignore[arg-type]
+                try:
+                    self._write(items)  # type: ignore[arg-type]
+                except Exception:  # a bug in a callback: logged, and the thread keeps serving the rest
+                    log.exception("coldlab serve: the state database writer failed")
             if stop:
                 return
 
