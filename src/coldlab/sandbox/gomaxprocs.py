@@ -31,7 +31,7 @@ _SCAN_LIMIT = 64 * 1024 * 1024
 # --- the truth table (benchmarks/gomaxprocs.py --table; README "GOMAXPROCS") ------------------------------
 
 TABLE_KINDS = ("go1.24", "go1.25", "automaxprocs", "option2")
-TABLE_MACHINE = "2 shared CPUs, cgroup v1, go1.27.3, load average 3-5"  # where the figures below were measured
+TABLE_MACHINE = "2 shared CPUs, cgroup v1, go1.27.3, load average 3-5"  # where the figures were measured
 
 
 @dataclass(frozen=True)
