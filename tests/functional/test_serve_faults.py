@@ -9,6 +9,7 @@ import json
 import signal
 import sqlite3
 import subprocess
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,7 @@ def test_kill_9_loses_no_event_and_the_restart_cleans_up(code: list[str], tmp_pa
     assert cgroups
     first.stop(signal.SIGKILL)
     assert pid_alive(frozen)  # frozen when its server died: the kill it was sent waits for a thaw
+    (uploads,) = Path(tempfile.gettempdir()).glob(f"coldlab-serve-{first.proc.pid}-*")  # left behind too
 
     second = ServeProcess(*serve_args(code, state), cwd=tmp_path)
     try:
@@ -96,6 +98,7 @@ def test_kill_9_loses_no_event_and_the_restart_cleans_up(code: list[str], tmp_pa
         )
         assert gone([frozen, busy])
         assert not [c for c in cgroups if c.exists()]
+        assert not uploads.exists()
         assert "coldlab serve: state " + str(state) + ": 4 Event invokes in the queue" in second.lines
         second.wait_for(lambda: len(delivered(out)) == 4, "all 4 events delivered", timeout_s=60)
         assert delivered(out) == sorted([long_id, *queued])  # none lost; the cut-off one ran again

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import binascii
 import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -24,6 +23,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from coldlab import scratch
 from coldlab.config import FunctionConfig
 from coldlab.errors import InvalidParameterValue, LambdaApiError, ResourceNotFound, UsageError
 from coldlab.platform.code import CodePackage, load_code
@@ -49,6 +49,7 @@ from coldlab.store.db import StateDb
 from coldlab.store.queue import QueuedEvent
 
 RUNTIMES = ("provided.al2023", "provided.al2")
+UPLOADS = "serve"  # the scratch kind of the uploads directory (coldlab.scratch names it after its owner)
 LogSinks = Callable[[str], Callable[[str], None] | None]  # function name -> where its log lines go
 
 
@@ -82,7 +83,8 @@ class LambdaService:
         )
         self._on_event = on_event or (lambda event: None)
         self.timeline = Timeline(lambda: census(self.pool))  # sampled once a front door starts it
-        self._dir = Path(tempfile.mkdtemp(prefix="coldlab-serve-"))
+        scratch.remove_stale(UPLOADS)  # what a server killed with -9 left behind
+        self._dir = scratch.make_dir(UPLOADS)
         self._packages: list[CodePackage] = []
         self.state = state
         self.records = RecordSink(state.writer)
