@@ -270,7 +270,7 @@ class Environment(SandboxLifecycle):
             f"Root=1-{int(wall):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=0",
         )
         self._log(self._format.start(attempt.request_id))
-        self._platform(*records.start(attempt.request_id, self.config.version, attempt.trace_id))
+        self._platform_record(records.start, attempt.request_id, self.config.version, attempt.trace_id)
         if self._sandbox is None:
             failed = await self._suppressed_init(attempt)
             if failed is not None:
@@ -343,7 +343,7 @@ class Environment(SandboxLifecycle):
                 outcome = event.outcome
                 if self._on_response is not None:
                     self._on_response(outcome)
-                self._platform(*records.runtime_done(attempt, outcome, time.perf_counter()))
+                self._platform_record(records.runtime_done, attempt, outcome, time.perf_counter())
                 if not outcome.ok:
                     self._sample_peak()  # a runtime that reports a panic then exits (aws-lambda-go)
             elif isinstance(event, RuntimeReady) and outcome is not None and self._sandbox is not None:
@@ -474,7 +474,7 @@ class Environment(SandboxLifecycle):
         )
         self._log(self._format.report(request_id, figures))
         reported_error = (error_type or outcome.error_type) if status != "success" else None
-        self._platform(*records.report(request_id, status, figures, attempt.trace_id, reported_error))
+        self._platform_record(records.report, request_id, status, figures, attempt.trace_id, reported_error)
         return InvocationResult(
             request_id=request_id,
             payload=outcome.payload,

@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from coldlab.config import FunctionConfig
 from coldlab.logs import LogFormat, text
@@ -163,6 +164,12 @@ class SandboxLifecycle:
         if self._hub is not None:
             self._hub.emit(kind, body)
 
+    def _platform_record(self, build: Callable[..., records.Record], *args: Any) -> None:
+        """Build a `platform.*` record only when someone listens: most invokes have no subscriber, and
+        building one (ISO times, spans) would cost every invoke tens of microseconds."""
+        if self._hub is not None and self._hub.listening:
+            self._hub.emit(*build(*args))
+
     @property
     def _json_logs(self) -> bool:
         return self._format.name == "JSON"
@@ -227,7 +234,7 @@ class SandboxLifecycle:
         prepared = await self._spare.take()
         self._server.reset(prepared.endpoint, self._extensions.names)
         self._hub = TelemetryHub()
-        self._platform(*records.init_start(self.config, self._initialization_type, phase, self.id))
+        self._platform_record(records.init_start, self.config, self._initialization_type, phase, self.id)
         self.runtime_api = prepared.endpoint
         started = time.perf_counter()
         deadline = deadline or started + limit_s
@@ -358,8 +365,8 @@ class SandboxLifecycle:
         or the end of the init budget: `limit_s` after the first exec, or the monotonic `deadline`)."""
         result = await self._await_init(accepted, limit_s, deadline, phase)
         kind = self._initialization_type
-        self._platform(*records.init_runtime_done(kind, phase, result.status, result.error_type))
-        self._platform(*records.init_report(kind, phase, result.duration_ms, result.status))
+        self._platform_record(records.init_runtime_done, kind, phase, result.status, result.error_type)
+        self._platform_record(records.init_report, kind, phase, result.duration_ms, result.status)
         if self._hub is not None:
             self._hub.end_backlog()
         return result

@@ -123,9 +123,14 @@ class TelemetryHub:
     def end_backlog(self) -> None:
         self._backlog = None
 
+    @property
+    def listening(self) -> bool:
+        """Whether a record emitted now would go anywhere (a subscriber, or the init backlog)."""
+        return bool(self._sinks) or self._backlog is not None
+
     def emit(self, kind: str, body: Any) -> None:
         """One record for every subscriber of its type; never waits."""
-        if not self._sinks and self._backlog is None:
+        if not self.listening:
             return
         line = record(iso_now(), kind, body)
         if self._backlog is not None and len(self._backlog) < BACKLOG_MAX:
