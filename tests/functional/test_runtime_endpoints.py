@@ -30,6 +30,15 @@ async def status_line(reader: asyncio.StreamReader) -> bytes:
     return (await asyncio.wait_for(reader.readline(), 10)).strip()
 
 
+async def reply_or_hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
+    """The status line the server answered with, or b"" when it closed the connection instead."""
+    try:
+        await writer.drain()
+        return await status_line(reader)
+    except (ConnectionError, asyncio.IncompleteReadError):
+        return b""
+
+
 def test_an_old_keep_alive_connection_is_hung_up_and_never_takes_the_next_invocation() -> None:
     async def scenario() -> None:
         effects: list[PlatformEffect] = []
@@ -42,13 +51,8 @@ def test_an_old_keep_alive_connection_is_hung_up_and_never_takes_the_next_invoca
         assert new != old
         server.reset(new)  # the old runtime was killed; a new one starts on its own endpoint
         writer.write(NEXT)  # what a killed runtime's connection sent a few ms after the reset
-        with pytest.raises((ConnectionError, asyncio.IncompleteReadError)):
-            await writer.drain()
-            line = await status_line(reader)
-            if not line:
-                raise asyncio.IncompleteReadError(b"", None)
-            assert line.startswith(b"HTTP/1.1 403")  # refused, if the bytes were read before the hang-up
-            raise ConnectionResetError
+        answer = await reply_or_hang_up(reader, writer)
+        assert answer in {b"", b"HTTP/1.1 403 Forbidden"}  # hung up, or refused if it was read first
         assert effects == []  # the core never heard of it
         assert server.core.state is RuntimeState.STARTED
         with pytest.raises(OSError):  # the old port no longer listens: a reconnect is refused
