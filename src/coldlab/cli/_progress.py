@@ -6,19 +6,12 @@ from __future__ import annotations
 import os
 import time
 from types import TracebackType
-
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from typing import TYPE_CHECKING
 
 from coldlab.cli.output import err_console
+
+if TYPE_CHECKING:  # rich is imported when a bar is drawn, not with the command (`--help` stays light)
+    from rich.progress import Progress, ProgressColumn, TaskID
 
 DEFAULT_DELAY_S = 1.0
 
@@ -42,6 +35,14 @@ class LazyProgress:
         self._task: TaskID | None = None
 
     def _columns(self) -> list[ProgressColumn | str]:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         if self.total is None:  # unknown total: a count that grows
             return [TextColumn(self.label), BarColumn(), TextColumn(f"{{task.completed:,.0f}} {self.unit}")]
         if self.unit == "% of simulated time":
@@ -59,6 +60,8 @@ class LazyProgress:
         if self._bar is None:
             if time.monotonic() - self._started_at < self._delay:
                 return
+            from rich.progress import Progress
+
             self._bar = Progress(*self._columns(), console=err_console, transient=True)
             self._bar.start()
             self._task = self._bar.add_task(self.label, total=self.total)
