@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from support.runtime_scripts import GoBuilder
-from support.serve import ServeProcess, aws_env, code_dir, lambda_client
+from support.serve import ServeProcess, aws_env, code_dir, lambda_client, zip_bootstrap
 
 pytestmark = pytest.mark.go
 
@@ -32,6 +32,11 @@ def server(go_build: GoBuilder, tmp_path_factory: pytest.TempPathFactory) -> Ite
     args = [*paths, "--timeout", "10", "--retry-delay-scale", str(SCALE), "--state-dir", str(state)]
     with ServeProcess(*args, cwd=tmp_path_factory.mktemp("serve")) as serve:
         yield serve
+
+
+@pytest.fixture(scope="module")
+def zipped(go_build: GoBuilder, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    return zip_bootstrap(go_build("hello-go"), tmp_path_factory.mktemp("zip") / "hello.zip")
 
 
 @pytest.fixture(scope="module")
@@ -289,3 +294,29 @@ def test_event_payloads_over_1_mb_are_413(server: ServeProcess, client: Any) -> 
     exact = over[:-3] + b'"}'  # 1 MB exactly is accepted
     assert len(exact) == limit
     assert client.invoke(FunctionName="hello", InvocationType="Event", Payload=exact)["StatusCode"] == 202
+
+
+def test_deleting_a_function_drops_its_queued_events(
+    server: ServeProcess, client: Any, zipped: bytes
+) -> None:
+    client.create_function(
+        FunctionName="gone", Runtime="provided.al2023", Role="arn:aws:iam::123456789012:role/t",
+        Handler="bootstrap", Code={"ZipFile": zipped}, Timeout=10,
+    )  # fmt: skip
+    client.get_waiter("function_active_v2").wait(FunctionName="gone")
+    client.put_function_concurrency(FunctionName="gone", ReservedConcurrentExecutions=1)
+    holder = threading.Thread(
+        target=lambda: client.invoke(FunctionName="gone", Payload=b'{"sleep_ms": 1000}'), daemon=True
+    )
+    holder.start()
+    server.wait_for(lambda: server.function("gone")["concurrency"] == 1, "the reserved slot to be taken")
+    client.invoke(FunctionName="gone", InvocationType="Event", Payload=b"{}")
+    server.wait_for(lambda: server.function("gone")["async"]["counts"]["throttled"] >= 1, "a throttle")
+    before = server.status()["async"]["counts"].get("dropped", 0)
+    client.delete_function(FunctionName="gone")
+    holder.join(30)
+    assert "coldlab serve: deleted gone: 1 queued Event invokes dropped with it" in server.lines
+    status = server.status()["async"]
+    assert status["counts"]["dropped"] == before + 1
+    assert status["queued"] == 0
+    assert not [line for line in server.lines if "Traceback" in line]

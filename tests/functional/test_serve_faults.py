@@ -162,6 +162,16 @@ def test_sigterm_answers_in_flight_invokes_and_keeps_queued_events(code: list[st
     conn.close()
     assert rows == {long_id: "running", **dict.fromkeys(queued, "queued")}  # kept, to be delivered next start
     assert delivered(out) == []
+    # Started again without hello: its events wait for it (not lost, not a traceback).
+    again = ServeProcess(*serve_args(code[1:], state), cwd=tmp_path)
+    try:
+        again.wait_listening()
+        wait = "coldlab serve: Event invokes of hello wait: Function not found"
+        again.wait_for(lambda: any(line.startswith(wait) for line in again.lines), "the events to wait")
+        assert again.status()["async"]["queued"] + again.status()["async"]["running"] == 4
+    finally:
+        again.stop()
+    assert not [line for line in again.lines if "Traceback" in line]
 
 
 @pytest.mark.parametrize("damage", ["garbage", "locked"])

@@ -83,6 +83,7 @@ class Delivery:
         self._loop_task: asyncio.Task[None] | None = None
         self._claiming = True
         self._waiting_for: set[str] = set()  # functions whose events wait for the function to exist
+        self._deleted: set[str] = set()  # deleted by DeleteFunction: what still runs for them is dropped
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -141,11 +142,30 @@ class Delivery:
             await self._writer.call(lambda conn: queue.put_config(conn, function, qualifier, document))
             self.configs[(function, qualifier)] = document
 
-    def forget(self, function: str) -> None:
-        """A deleted function's configs go with it (its queued events expire unless it comes back)."""
-        self._writer.submit(lambda conn: queue.delete_config(conn, function))
+    def forget(self, function: str) -> int:
+        """A deleted function: its configs and its waiting events go with it, as on Lambda (a delivery
+        running now is dropped when it ends). Returns how many waiting events were dropped."""
+        states = self.queue.setdefault(function, Counter())
+        waiting = sum(states[state] for state in queue.WAITING)
+
+        def drop(conn: Any) -> None:
+            queue.delete_config(conn, function)
+            queue.drop_waiting(conn, function)
+            if waiting:
+                queue.bump(conn, function, "dropped", waiting)
+
+        self._writer.submit(drop)
         for key in [key for key in self.configs if key[0] == function]:
             self.configs.pop(key)
+        for state in queue.WAITING:
+            states[state] = 0
+        self.counts.setdefault(function, Counter())["dropped"] += waiting
+        self._deleted.add(function)
+        return waiting
+
+    def revive(self, function: str) -> None:
+        """A function of that name exists (again): its events are delivered."""
+        self._deleted.discard(function)
 
     # --- polling ---------------------------------------------------------------------------------------
 
@@ -221,6 +241,12 @@ class Delivery:
         if self._reserved(event.function) == 0:  # no retries: straight to the failure destination
             body = b'{"errorType":"TooManyRequestsException","errorMessage":"Rate Exceeded."}'
             await self._fail(event, "RetriesExhausted", Outcome(429, version, None, body), ("throttled",))
+            return
+        if event.function in self._deleted:
+            self._say(f"Event {event.request_id} of {event.function} dropped: the function was deleted")
+            await self._commit(
+                event, lambda conn: queue.finish(conn, event.request_id), ("dropped",), ("running", None)
+            )
             return
         try:
             result = await self._invoke(event)

@@ -91,12 +91,13 @@ class LambdaService:
         self.delivery = Delivery(
             state,
             self._run_event,
-            reserved=lambda name: self.registry.get(name).reserved,
+            reserved=self._reserved,
             function_arn=self._qualified_arn,
             executed_version=self._executed_version,
             scale=retry_delay_scale,
             say=say,
         )
+        self._say = say
         self.event_invokes = 0  # accepted by this server (the queue's counters span every run)
         self._inflight = 0  # invokes running (synchronous, URL and Event deliveries)
         self._closing = False
@@ -180,6 +181,7 @@ class LambdaService:
         code = await asyncio.to_thread(self._unpack, spec.config.code)
         config = spec.config.with_changes(code=code.root, function_name=spec.name)
         function = self.registry.add(Version(LATEST, config, code, log_format=spec.log_format), spec=spec)
+        self.delivery.revive(function.name)
         self.registry.activate(function)
         if spec.reserved_concurrency is not None:
             self.put_reserved(spec.name, spec.reserved_concurrency)
@@ -250,6 +252,12 @@ class LambdaService:
         registry = self.registry
         return f"arn:aws:lambda:{registry.region}:{registry.account_id}:function:{name}:{qualifier}"
 
+    def _reserved(self, name: str) -> int | None:
+        try:
+            return self.registry.get(name).reserved
+        except ResourceNotFound:  # not served (yet): the invoke says so, and the event waits
+            return None
+
     def _executed_version(self, name: str, qualifier: str) -> str:
         try:
             return self.registry.resolve(name, qualifier).version.version
@@ -285,6 +293,7 @@ class LambdaService:
             log_format=_log_format(body, "text"),
         )
         function = self.registry.add(version)
+        self.delivery.revive(function.name)
         if body.get("Publish"):
             self.registry.publish(function)
         return function
@@ -336,7 +345,9 @@ class LambdaService:
         self.registry.remove(function)
         self.pool.forget(function.name)
         self.timeline.forget(function.name)
-        self.delivery.forget(function.name)
+        dropped = self.delivery.forget(function.name)
+        if dropped:
+            self._say(f"deleted {function.name}: {dropped} queued Event invokes dropped with it")
 
     def put_reserved(self, ref: str, value: int) -> None:
         function = self.registry.unqualified(ref)

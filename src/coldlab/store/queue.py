@@ -173,6 +173,11 @@ def hold_for_destination(conn: sqlite3.Connection, event: QueuedEvent) -> None:
     )
 
 
+def drop_waiting(conn: sqlite3.Connection, function: str) -> None:
+    """A deleted function's waiting rows (queued or holding a record); running ones end on their own."""
+    conn.execute("DELETE FROM events WHERE function = ? AND state IN ('queued', 'destination')", (function,))
+
+
 def finish(conn: sqlite3.Connection, request_id: str) -> None:
     conn.execute("DELETE FROM events WHERE request_id = ?", (request_id,))
 
