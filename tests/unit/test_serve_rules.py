@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,7 +61,12 @@ class ScriptedEnv:
         )
 
     async def invoke(
-        self, payload: bytes, *, request_id: str | None = None, client_context: str | None = None
+        self,
+        payload: bytes,
+        *,
+        request_id: str | None = None,
+        client_context: str | None = None,
+        on_response: Any = None,
     ) -> InvocationResult:
         self.invokes += 1
         if self.hold is not None:

@@ -8,9 +8,11 @@ Event (413 RequestEntityTooLargeException, the code AWS sends though the model l
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
+from typing import Any
 
 from aiohttp import web
 
@@ -18,6 +20,7 @@ from coldlab.errors import InvalidParameterValue, InvalidRequestContent, Request
 from coldlab.gateway.wire import Handler
 from coldlab.platform.result import InvocationResult
 from coldlab.platform.service import LambdaService
+from coldlab.runtime.model import Outcome
 
 SYNC_MAX_BYTES = 6 * 1024 * 1024  # 6291456
 EVENT_MAX_BYTES = 1024 * 1024  # now 1 MB (was 256 KB)
@@ -104,12 +107,55 @@ def invoke_handler(service: LambdaService) -> Handler:
                 )
             _, request_id = await service.invoke_event(name, payload, qualifier=qualifier)  # committed
             return web.Response(status=202, headers={**version_header, "x-amzn-RequestId": request_id})
-        _, result = await service.invoke(name, payload, qualifier=qualifier, client_context=client_context)
-        headers = {**version_header, "x-amzn-RequestId": result.request_id}
-        if result.function_error:
-            headers["X-Amz-Function-Error"] = result.function_error
-        if request.headers.get("X-Amz-Log-Type") == "Tail":
-            headers["X-Amz-Log-Result"] = log_tail(result)
-        return web.Response(status=200, body=result.payload, content_type="application/json", headers=headers)
+        if request.headers.get("X-Amz-Log-Type") == "Tail":  # the tail holds REPORT: wait for the end
+            _, result = await service.invoke(
+                name, payload, qualifier=qualifier, client_context=client_context
+            )
+            return _answer(version_header, result, log_tail(result))
+        return _answer(version_header, await _first_answer(service, name, payload, qualifier, client_context))
 
     return invoke
+
+
+async def _first_answer(
+    service: LambdaService, name: str, payload: bytes, qualifier: str | None, client_context: str | None
+) -> Outcome | InvocationResult:
+    """The runtime's answer as soon as it is posted, as Lambda answers the caller: the runtime's next `/next`,
+    the extensions, END/REPORT and the freeze happen after it. A failure the runtime never answers (a crash,
+    a timeout) comes with the finished invoke instead."""
+    answered: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+
+    def on_response(outcome: Outcome) -> None:
+        if not answered.done():
+            answered.set_result(outcome)
+
+    run = asyncio.ensure_future(
+        service.invoke(
+            name, payload, qualifier=qualifier, client_context=client_context, on_response=on_response
+        )
+    )
+    try:
+        await asyncio.wait((answered, run), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not answered.done():
+            answered.cancel()
+    if answered.done() and not answered.cancelled():
+        run.add_done_callback(_retrieve)  # the invoke finishes on its own; its errors are the log's
+        return answered.result()
+    return (await run)[1]
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+def _answer(
+    version_header: dict[str, str], answer: Outcome | InvocationResult, tail: str | None = None
+) -> web.Response:
+    headers = {**version_header, "x-amzn-RequestId": answer.request_id}
+    if answer.function_error:
+        headers["X-Amz-Function-Error"] = answer.function_error
+    if tail is not None:
+        headers["X-Amz-Log-Result"] = tail
+    return web.Response(status=200, body=answer.payload, content_type="application/json", headers=headers)

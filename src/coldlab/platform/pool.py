@@ -26,6 +26,7 @@ from coldlab.errors import TooManyRequests
 from coldlab.platform.limits import KeepAlive, TokenBucket
 from coldlab.platform.registry import Target, Version
 from coldlab.platform.result import InitOutcome, InvocationResult
+from coldlab.runtime.model import Outcome
 
 PC_INIT_ATTEMPTS = 6  # AWS tried a failing provisioned init six times before FAILED (serve §4)
 RESERVED_REASON = "ReservedFunctionConcurrentInvocationLimitExceeded"
@@ -44,7 +45,12 @@ class Env(Protocol):
     async def start(self) -> None: ...
     async def initialize(self) -> InitOutcome: ...
     async def invoke(
-        self, payload: bytes, *, request_id: str | None = None, client_context: str | None = None
+        self,
+        payload: bytes,
+        *,
+        request_id: str | None = None,
+        client_context: str | None = None,
+        on_response: Callable[[Outcome], None] | None = None,
     ) -> InvocationResult: ...
     async def close(self) -> None: ...
 
@@ -156,14 +162,17 @@ class Pool:
         *,
         request_id: str | None = None,
         client_context: str | None = None,
+        on_response: Callable[[Outcome], None] | None = None,
     ) -> InvocationResult:
         """Run one invoke on a provisioned, idle or new environment, or raise TooManyRequests.
 
         The invoke runs in a task of its own: a caller that goes away (a client disconnect) does not stop
         it, and the environment comes back to the pool when the function answers, as on Lambda.
+        `on_response` gets the runtime's answer as soon as it is posted (see Environment.invoke).
         """
         slot, on_demand = self._acquire(target)
-        task = asyncio.ensure_future(self._run(slot, on_demand, payload, request_id, client_context))
+        run = self._run(slot, on_demand, payload, request_id, client_context, on_response)
+        task = asyncio.ensure_future(run)
         self._running.add(task)
         task.add_done_callback(self._running.discard)
         return await asyncio.shield(task)
@@ -221,15 +230,23 @@ class Pool:
             slot.reclaim.cancel()
             slot.reclaim = None
 
-    async def _run(
-        self, slot: Slot, on_demand: bool, payload: bytes, request_id: str | None, client_context: str | None
+    async def _run(  # noqa: PLR0917 - the invoke's own arguments, passed through from invoke()
+        self,
+        slot: Slot,
+        on_demand: bool,
+        payload: bytes,
+        request_id: str | None,
+        client_context: str | None,
+        on_response: Callable[[Outcome], None] | None,
     ) -> InvocationResult:
         try:
             if not slot.started:
                 slot.started = True
                 await slot.env.start()
             slot.invokes += 1
-            return await slot.env.invoke(payload, request_id=request_id, client_context=client_context)
+            return await slot.env.invoke(
+                payload, request_id=request_id, client_context=client_context, on_response=on_response
+            )
         except BaseException:
             slot.retired = True  # it failed in a way the environment did not handle: never reuse it
             raise

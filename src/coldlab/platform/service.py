@@ -45,6 +45,7 @@ from coldlab.platform.registry import (
 from coldlab.platform.result import InvocationResult
 from coldlab.platform.spec import FunctionSpec
 from coldlab.platform.timeline import Timeline, census, is_report
+from coldlab.runtime.model import Outcome
 from coldlab.store.db import StateDb
 from coldlab.store.queue import QueuedEvent
 
@@ -202,6 +203,7 @@ class LambdaService:
         qualifier: str | None = None,
         client_context: str | None = None,
         request_id: str | None = None,
+        on_response: Callable[[Outcome], None] | None = None,
     ) -> tuple[Target, InvocationResult]:
         if self._closing:
             raise ServiceStopping("coldlab serve is shutting down")
@@ -209,7 +211,7 @@ class LambdaService:
         self._inflight += 1
         try:
             result = await self.pool.invoke(
-                target, payload, client_context=client_context, request_id=request_id
+                target, payload, client_context=client_context, request_id=request_id, on_response=on_response
             )
         except asyncio.CancelledError:
             task = asyncio.current_task()
