@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 _PROC = Path("/proc")
@@ -29,9 +30,16 @@ def tree_pids(root: int) -> list[int]:
 
 
 def peak_rss_bytes(pid: int) -> int:
-    """The kernel's high-water mark of resident memory (VmHWM) for one process; 0 if it is gone."""
+    """The kernel's high-water mark of resident memory (VmHWM) for one process; 0 if it is gone.
+
+    Read with os.open/os.read on a plain string path: this runs on every invoke, and pathlib and a
+    buffered file object cost more than the read itself (VmHWM sits in the first 1-2 KB of status)."""
     try:
-        status = (_PROC / str(pid) / "status").read_bytes()
+        fd = os.open(f"/proc/{pid}/status", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            status = os.read(fd, 4096)
+        finally:
+            os.close(fd)
         start = status.index(b"VmHWM:") + 6
         return int(status[start : status.index(b"kB", start)]) * 1024
     except (OSError, ValueError):
