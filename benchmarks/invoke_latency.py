@@ -1,6 +1,8 @@
 """Warm and cold invoke latency of coldlab's execution environment, on examples/hello-go.
 
-Prints warm round-trip p50/p99 over N invokes (invoke accepted → answer, a thaw and a freeze in each), and for
+Prints warm round-trip p50/p99 over N invokes (invoke accepted → the runtime's answer, a thaw before it and a
+freeze after it in every invoke, as on Lambda), the whole warm cycle (accepted → runtime back on /next and
+frozen), and for
 cold invokes the platform's own overhead (invoke accepted → bootstrap exec'd) separately from the function's
 init (exec → first /next): with the sandbox prepared before the invoke (coldlab's default, as Lambda keeps
 sandboxes ready) and with the sandbox made on the invoke's path (cgroups, zygote fork, mounts, user switch).
@@ -76,20 +78,25 @@ def freezer_state(env: Environment) -> str:
 
 async def measure(code: Path, memory: int, warm: int, cold: int) -> None:
     config = FunctionConfig.create(code, memory_mb=memory)
-    warm_times, durations = [], []
+    warm_times, cycle_times, durations = [], [], []
     frozen_seen = 0
     async with Environment(config) as env:
         print(f"fidelity: {env.fidelity.as_dict()}")
         await env.invoke(b"{}")
         counted = env.freezes
+        answered: list[float] = []
         for _ in range(warm):
             start = time.perf_counter()
-            result = await env.invoke(b'{"name":"bench"}')
-            warm_times.append((time.perf_counter() - start) * 1000)
+            result = await env.invoke(
+                b'{"name":"bench"}', on_response=lambda _outcome: answered.append(time.perf_counter())
+            )
+            cycle_times.append((time.perf_counter() - start) * 1000)
+            warm_times.append((answered[-1] - start) * 1000)
             durations.append(result.duration_ms)
             frozen_seen += freezer_state(env) == "FROZEN"
         freezes = env.freezes - counted
-    show("warm round trip (accepted -> answer, thaw + freeze)", warm_times)
+    show("warm round trip (accepted -> answer, thaw included)", warm_times)
+    show("warm invoke cycle (accepted -> frozen again)", cycle_times)
     show("warm REPORT Duration", durations)
     print(f"freezes in the warm loop: {freezes} by the environment, {frozen_seen} seen FROZEN in the kernel, "
           f"of {warm} invokes")
