@@ -29,7 +29,7 @@ _FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ENV_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 # Names Lambda sets itself and refuses in a function's configuration (reference lambda-contract §6: the
 # reserved rows, the credentials and the runtime's own variables). TZ, LANG, PATH and LD_LIBRARY_PATH
-# may be set; coldlab's platform/envvars.py keeps the same list to put Lambda's values over the function's.
+# may be set.
 RESERVED_ENV_KEYS = frozenset(
     {
         "_HANDLER",
