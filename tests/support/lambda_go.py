@@ -106,7 +106,8 @@ def sniff(buf, skip):
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
         if "lambda-runtime-aws-request-id" in headers:
-            print(PREFIX + json.dumps(headers), flush=True)
+            # one write for the whole line: the Go binary writes to the same pipe at the same time
+            os.write(1, (PREFIX + json.dumps(headers) + "\\n").encode())
         skip = int(headers.get("content-length") or 0)
 
 

@@ -8,14 +8,12 @@ not visible from outside (the Telemetry API's platform.initReport needs an exten
 
 from __future__ import annotations
 
-import base64
 import re
 from typing import Any
 
 from coldlab.anatomy.timeline import percentile
-from coldlab.tune.backends import Sample, SizeWork
-from coldlab.tune.backends.aws import AwsBackend, AwsError, _aws_errors, make_client
-from coldlab.tune.backends.report_line import parse_report
+from coldlab.tune.backends import SizeWork
+from coldlab.tune.backends.aws import AwsBackend, make_client
 
 _INIT_REPORT = re.compile(r"INIT_REPORT Init Duration: ([0-9.]+) ms\s+Phase: (\w+)\s+Status: (\w+)")
 
@@ -25,35 +23,8 @@ class _TailKeepingBackend(AwsBackend):
 
     tails: list[str]
 
-    def _invoke(self, payload: bytes, memory_mb: int, index: int) -> Sample:
-        with _aws_errors(self.function_name, "invoke the function"):
-            response = self.client.invoke(
-                FunctionName=self.function_name,
-                InvocationType="RequestResponse",
-                LogType="Tail",
-                Payload=payload,
-            )
-            response["Payload"].read()
-        tail = base64.b64decode(response.get("LogResult", "") or "").decode("utf-8", "replace")
+    def tail_seen(self, tail: str) -> None:
         self.tails.append(tail)
-        report = parse_report(tail)
-        if report is None:
-            raise AwsError(
-                f"no REPORT line in the log tail of {self.function_name!r} at {memory_mb} MB",
-                "the function must log in text or JSON format to CloudWatch (LogType=Tail)",
-            )
-        failed = response.get("FunctionError") or report.status not in (None, "success")
-        return Sample(
-            memory_mb=memory_mb,
-            cold=report.init_duration_ms is not None,
-            status="error" if failed else "success",
-            duration_ms=report.duration_ms,
-            billed_duration_ms=report.billed_duration_ms,
-            init_duration_ms=report.init_duration_ms,
-            max_memory_used_mb=report.max_memory_used_mb,
-            error_type=(report.error_type or response.get("FunctionError")) if failed else None,
-            event_index=index,
-        )
 
 
 def _band(values: list[float]) -> dict[str, float] | None:

@@ -191,6 +191,9 @@ class AwsBackend:
             "notes": [],
         }
 
+    def tail_seen(self, tail: str) -> None:
+        """Each invoke's decoded log tail; a hook for callers that read more than REPORT (anatomy)."""
+
     def _invoke(self, payload: bytes, memory_mb: int, index: int) -> Sample:
         with _aws_errors(self.function_name, "invoke the function"):
             response = self.client.invoke(
@@ -201,6 +204,7 @@ class AwsBackend:
             )
             response["Payload"].read()
         tail = base64.b64decode(response.get("LogResult", "") or "").decode("utf-8", "replace")
+        self.tail_seen(tail)
         report = parse_report(tail)
         function_error = response.get("FunctionError")
         if report is None:
