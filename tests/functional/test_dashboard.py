@@ -172,7 +172,7 @@ def test_the_page_says_when_the_server_is_gone(served: ServeProcess, browser_pag
     page = browser_page
     page.goto(f"{served.url}/_coldlab/")
     page.wait_for_selector('section[data-function="hello"]', timeout=WAIT_MS)
-    assert served.stop() == 0
+    assert served.stop() == 143
     page.wait_for_function(
         "() => document.querySelector('#conn').textContent.startsWith('disconnected')", timeout=WAIT_MS
     )

@@ -243,7 +243,7 @@ def test_shutdown_leaves_no_process_or_cgroup(hello: Path, tmp_path: Path) -> No
         line.split(":", 2)[2] for pid in pids for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines()
     }
     cgroups = {c for c in cgroups if "coldlab" in c}
-    assert serve.stop() == 0
+    assert serve.stop() == 143
     assert gone(pids)
     assert not [c for c in cgroups if any(Path(root + c).exists() for root in _cgroup_roots())]
     assert "coldlab serve: stopped: 2 environments shut down" in serve.lines

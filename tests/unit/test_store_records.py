@@ -15,10 +15,11 @@ import pytest
 
 from coldlab.cli.records import parse_since
 from coldlab.errors import UsageError
+from coldlab.platform.emf import scan_emf
 from coldlab.pricing import load_prices
 from coldlab.sim.traces import read_invocations
 from coldlab.store import records
-from coldlab.store.db import MIGRATIONS
+from coldlab.store.db import DB_NAME, MIGRATIONS, SCHEMA_VERSION, StateDb, open_reader
 from coldlab.store.records import InvocationRecord
 
 BASE = InvocationRecord(
@@ -45,8 +46,9 @@ BASE = InvocationRecord(
 @pytest.fixture
 def conn() -> Iterator[sqlite3.Connection]:
     connection = sqlite3.connect(":memory:")
-    for statement in MIGRATIONS[1]:
-        connection.execute(statement)
+    for step in sorted(MIGRATIONS):
+        for statement in MIGRATIONS[step]:
+            connection.execute(statement)
     yield connection
     connection.close()
 
@@ -121,3 +123,64 @@ def test_since_takes_durations_ago_and_iso_times() -> None:
     assert parse_since("1970-01-02T00:00:00", now) == 86400  # UTC unless it says otherwise
     with pytest.raises(UsageError, match="neither a time nor a duration"):
         parse_since("last tuesday", now)
+
+
+EMF_LINE = (
+    '{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Namespace":"ns","Dimensions":[["service"]],'
+    '"Metrics":[{"Name":"ColdStart","Unit":"Count"}]}]},"service":"fn","ColdStart":1}'
+)
+BAD_LINE = '{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"ns","Metrics":[{"Name":"X","Unit":"Parsecs"}]}]},"X":1}'
+
+
+def test_the_emf_an_invocation_printed_round_trips(conn: sqlite3.Connection) -> None:
+    emf = [*scan_emf(EMF_LINE), *scan_emf(BAD_LINE)]
+    record = replace(BASE, request_id="emf", emf=records.emf_json(emf))
+    assert records.emf_json([]) is None  # the usual invocation stores NULL
+    records.insert(conn, [record, BASE])
+    back = {r.request_id: r for r in records.query(conn)}
+    assert back["emf"] == record and back["r"].emf is None
+    valid, invalid = back["emf"].as_dict()["emf"]
+    assert valid["directives"][0]["metrics"][0] == {
+        "name": "ColdStart", "unit": "Count", "storage_resolution": 60, "values": [1.0]
+    }  # fmt: skip
+    assert (
+        invalid["valid"] is False
+        and invalid["error"] == "EMFValidationErrors"
+        and "Parsecs" in invalid["message"]
+    )
+    assert back["r"].as_dict()["emf"] == []
+
+
+def _version_1_database(directory: Path) -> None:
+    """A state database as the coldlab before EMF columns wrote it (schema 1), holding one record."""
+    directory.mkdir()
+    old = sqlite3.connect(directory / DB_NAME)
+    for statement in MIGRATIONS[1]:
+        old.execute(statement)
+    names = [name for name in records._NAMES if name != "emf"]
+    values = [getattr(BASE, name) for name in names]
+    old.execute(f"INSERT INTO records ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})", values)
+    old.execute("PRAGMA user_version = 1")
+    old.commit()
+    old.close()
+
+
+def test_a_version_1_database_reads_as_it_is_and_migrates_keeping_its_records(tmp_path: Path) -> None:
+    assert SCHEMA_VERSION == 2
+    state_dir = tmp_path / "state"
+    _version_1_database(state_dir)
+    reader = open_reader(state_dir)  # `coldlab records` on an old database: read-only, not migrated
+    try:
+        assert list(records.query(reader)) == [BASE]
+        assert reader.execute("PRAGMA user_version").fetchone()[0] == 1
+    finally:
+        reader.close()
+    StateDb.open(state_dir).close()  # a server migrates it forward
+    conn = sqlite3.connect(state_dir / DB_NAME)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert list(records.query(conn)) == [BASE]
+        records.insert(conn, [replace(BASE, request_id="new", emf=records.emf_json(scan_emf(EMF_LINE)))])
+        assert [r.emf is not None for r in records.query(conn)] == [False, True]
+    finally:
+        conn.close()

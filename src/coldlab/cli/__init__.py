@@ -128,7 +128,9 @@ class _Commands(click.Group):
         except ColdlabError as exc:
             click.echo(f"coldlab: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
-        except (KeyboardInterrupt, Terminated):  # here, before click turns Ctrl-C into "Aborted!"
+        except (KeyboardInterrupt, Terminated) as exc:  # here, before click turns Ctrl-C into "Aborted!"
+            if isinstance(exc, Terminated):  # also raised by a command that took SIGTERM itself (serve)
+                _terminated.add(True)
             ctx.exit(_stopped())
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise

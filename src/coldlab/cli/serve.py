@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING
 import click
 
 from coldlab.config import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
-from coldlab.errors import UsageError
+from coldlab.errors import Terminated, UsageError
 from coldlab.platform.limits import ACCOUNT_MAX, KeepAlive, default_account_limit
 from coldlab.platform.pool import PoolEvent
 from coldlab.platform.spec import FunctionSpec, spec_from_path
 
 if TYPE_CHECKING:
+    from coldlab.gateway.server import Gateway
+    from coldlab.platform.service import LambdaService
     from coldlab.store.db import StateDb
 
 PREFIX = "coldlab serve:"
@@ -103,7 +105,8 @@ async def _serve(
     state: StateDb,
     retry_delay_scale: float,
     shutdown_grace_s: float,
-) -> None:
+) -> int | None:
+    """Serve until SIGINT or SIGTERM; returns the signal that stopped it, once everything is shut down."""
     from coldlab.gateway.server import Gateway
     from coldlab.platform.service import LambdaService
 
@@ -117,10 +120,22 @@ async def _serve(
         retry_delay_scale=retry_delay_scale,
         say=_say,
     )
-    stop = asyncio.Event()
+    stop, hurry = asyncio.Event(), asyncio.Event()
+    received: list[int] = []
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+    def on_signal(signum: int) -> None:
+        # Kept until the clean-up is done: a second signal cuts the grace period short, never the clean-up.
+        received.append(signum)
+        if not stop.is_set():
+            stop.set()
+        elif not hurry.is_set():
+            hurry.set()
+            _say(f"{signal.Signals(signum).name} again: running invokes are stopped now; cleaning up")
+
+    for signum in previous:
+        loop.add_signal_handler(signum, on_signal, signum)
     gateway: Gateway | None = None
     try:
         gateway = Gateway(service, specs, url_for_all=url)
@@ -143,21 +158,32 @@ async def _serve(
         await stop.wait()
         _say("shutting down")
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
-        # No new connections; in-flight invokes get the grace period, then are cut off (answered 500).
-        stopping = asyncio.ensure_future(gateway.stop()) if gateway is not None else None
-        left = await service.quiesce(shutdown_grace_s)
-        if left:
-            _say(f"{left} invokes still running after {shutdown_grace_s:g} s: stopping them")
-        count = len(service.pool.slots())
-        await service.close()
-        if stopping is not None:
-            await stopping
-        if gateway is not None and gateway.port:  # it listened: say what was shut down
-            _say(f"stopped: {count} environments shut down")
-            if queued := service.queued_events():
-                _say(f"{queued} Event invokes stay queued in {state.state_dir} (delivered at the next start)")
+        try:
+            await _shut_down(service, gateway, state, shutdown_grace_s, hurry)
+        finally:
+            for signum, handler in previous.items():
+                loop.remove_signal_handler(signum)  # asyncio resets the handler to the default: put ours back
+                signal.signal(signum, handler)
+    return received[0] if received else None
+
+
+async def _shut_down(
+    service: LambdaService, gateway: Gateway | None, state: StateDb, grace_s: float, hurry: asyncio.Event
+) -> None:
+    # No new connections; in-flight invokes get the grace period, then are cut off (answered 500).
+    stopping = asyncio.ensure_future(gateway.stop()) if gateway is not None else None
+    left = await service.quiesce(grace_s, hurry=hurry)
+    if left:
+        cut = ", cut short by a second signal" if hurry.is_set() else ""
+        _say(f"{left} invokes still running after the grace period ({grace_s:g} s{cut}): stopping them")
+    count = len(service.pool.slots())
+    await service.close()  # every environment's shutdown phase (SIGTERM, extensions' SHUTDOWN) runs here
+    if stopping is not None:
+        await stopping
+    if gateway is not None and gateway.port:  # it listened: say what was shut down
+        _say(f"stopped: {count} environments shut down")
+        if queued := service.queued_events():
+            _say(f"{queued} Event invokes stay queued in {state.state_dir} (delivered at the next start)")
 
 
 @click.command("serve")
@@ -254,7 +280,7 @@ def command(
 
     state = StateDb.open(state_dir if state_dir is not None else default_state_dir())
     try:
-        asyncio.run(
+        stopped_by = asyncio.run(
             _serve(
                 specs,
                 host=host,
@@ -269,3 +295,8 @@ def command(
         )
     finally:
         state.close()
+    # Everything is shut down: now the CLI's one line and exit code, as for every command (143 / 130).
+    if stopped_by == signal.SIGTERM:
+        raise Terminated
+    if stopped_by == signal.SIGINT:
+        raise KeyboardInterrupt

@@ -83,7 +83,8 @@ class ControlPlane:
         return json_response(shapes.configuration(function, target.version))
 
     async def update_configuration(self, request: web.Request) -> web.Response:
-        function = self.service.update_configuration(request.match_info["name"], await json_body(request))
+        body = await json_body(request)
+        function = await self.service.update_configuration(request.match_info["name"], body)
         document = shapes.configuration(function, function.latest)
         self.registry.activate(function)
         return json_response(document)

@@ -2,8 +2,10 @@
 
 Environment states: initializing (a cold start or a provisioned init under way), busy, idle-frozen, new,
 closed; `kind` says provisioned or on-demand. Counts per function: invokes, cold starts, throttles (with
-their reasons), spillovers (provisioned all busy), reclaims; each function's last REPORT lines. `timeline`:
-the pool sampled every ~0.5 s (platform/timeline.py); `?since=N` adds the samples after sequence number N.
+their reasons), spillovers (provisioned all busy), reclaims; each function's last REPORT lines; `emf`: the
+metrics its EMF lines carried (events, per metric count/sum/min/max) and its invalid EMF lines (counted, the
+last one shown). `timeline`: the pool sampled every ~0.5 s (platform/timeline.py); `?since=N` adds the
+samples after sequence number N.
 
 Asynchronous invokes: each function's `async` is its queue (queued, running, held_for_destination) and its
 counters since the state directory was made (coldlab.store.queue.COUNTERS: accepted, invokes, succeeded,
@@ -77,6 +79,7 @@ def _function(service: LambdaService, function: Function) -> dict[str, Any]:
         },
         "environments": [_environment(slot) for slot in service.pool.slots(function.name)],
         "reports": service.timeline.reports(function.name),  # the last REPORT lines, oldest first
+        "emf": service.emf.describe(function.name),  # the function's own metrics, beside coldlab's counts
         "async": service.delivery.snapshot(function.name),
     }
 

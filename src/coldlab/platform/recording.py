@@ -105,6 +105,7 @@ class RecordedEnvironment(Environment):
                 architecture=config.architecture,
                 started_at=started,
                 ended_at=time.time(),
+                emf=records.emf_json(result.emf),
             )
         )
         return result

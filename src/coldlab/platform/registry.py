@@ -70,6 +70,7 @@ class Version:
     runtime: str = "provided.al2023"
     role: str = "arn:aws:iam::123456789012:role/coldlab"
     log_format: str = "text"
+    layers: tuple[Path, ...] = ()  # the merged /opt of its layers (one directory), or none
     last_modified: str = field(default_factory=_now)
     revision_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
@@ -263,9 +264,9 @@ class Registry:
         """A published version: a snapshot of `$LATEST` (the same code; the number counts up)."""
         latest = function.latest
         for existing in function.versions.values():  # AWS returns the last version when nothing changed
-            if existing.code.sha256 == latest.code.sha256 and existing.config == latest.config.with_changes(
-                version=existing.version
-            ):
+            same_config = existing.config == latest.config.with_changes(version=existing.version)
+            same_code = existing.code.sha256 == latest.code.sha256 and existing.layers == latest.layers
+            if same_code and same_config:
                 return existing
         number = str(function.next_version)
         function.next_version += 1

@@ -28,6 +28,7 @@ from coldlab.config import FunctionConfig
 from coldlab.errors import InvalidParameterValue, LambdaApiError, ResourceNotFound, UsageError
 from coldlab.platform.code import CodePackage, load_code
 from coldlab.platform.delivery import Delivery
+from coldlab.platform.emf_totals import EmfTotals
 from coldlab.platform.environment import Environment
 from coldlab.platform.limits import KeepAlive
 from coldlab.platform.pool import Pool, PoolEvent, Slot
@@ -43,6 +44,7 @@ from coldlab.platform.registry import (
     code_facts,
 )
 from coldlab.platform.result import InvocationResult
+from coldlab.platform.served_layers import LayerStore
 from coldlab.platform.spec import FunctionSpec
 from coldlab.platform.timeline import Timeline, census, is_report
 from coldlab.runtime.model import Outcome
@@ -84,9 +86,11 @@ class LambdaService:
         )
         self._on_event = on_event or (lambda event: None)
         self.timeline = Timeline(lambda: census(self.pool))  # sampled once a front door starts it
+        self.emf = EmfTotals()  # the metrics the functions' EMF lines carry
         scratch.remove_stale(UPLOADS)  # what a server killed with -9 left behind
         self._dir = scratch.make_dir(UPLOADS)
         self._packages: list[CodePackage] = []
+        self.layers = LayerStore()  # each set of layers opened once, for all its environments
         self.state = state
         self.records = RecordSink(state.writer)
         self.delivery = Delivery(
@@ -118,6 +122,7 @@ class LambdaService:
             log_sink=tee,
             initialization_type=initialization_type,
             log_format=version.log_format,
+            layers=version.layers,
         )
 
     async def start(self) -> dict[str, int]:
@@ -129,12 +134,12 @@ class LambdaService:
         """Event invokes in the queue: waiting, running, or holding a record for their destination."""
         return sum(sum(states.values()) for states in self.delivery.queue.values())
 
-    async def quiesce(self, grace_s: float) -> int:
-        """Take no more events from the queue; wait up to `grace_s` for running invokes. Returns how many
-        still run (they are cut off by `close`)."""
+    async def quiesce(self, grace_s: float, *, hurry: asyncio.Event | None = None) -> int:
+        """Take no more events from the queue; wait up to `grace_s` (or until `hurry` is set) for running
+        invokes. Returns how many still run (they are cut off by `close`)."""
         self.delivery.stop_claiming()
         deadline = time.monotonic() + grace_s
-        while self._inflight and time.monotonic() < deadline:
+        while self._inflight and time.monotonic() < deadline and not (hurry is not None and hurry.is_set()):
             await asyncio.sleep(0.02)
         return self._inflight
 
@@ -148,6 +153,7 @@ class LambdaService:
         self.records.close()
         for package in self._packages:
             package.cleanup()
+        self.layers.cleanup()
         shutil.rmtree(self._dir, ignore_errors=True)
 
     # --- code ---------------------------------------------------------------------------------------
@@ -180,8 +186,10 @@ class LambdaService:
 
     async def add_spec(self, spec: FunctionSpec) -> Function:
         code = await asyncio.to_thread(self._unpack, spec.config.code)
+        layers = await asyncio.to_thread(self.layers.load, spec.layers)
         config = spec.config.with_changes(code=code.root, function_name=spec.name)
-        function = self.registry.add(Version(LATEST, config, code, log_format=spec.log_format), spec=spec)
+        version = Version(LATEST, config, code, log_format=spec.log_format, layers=layers)
+        function = self.registry.add(version, spec=spec)
         self.delivery.revive(function.name)
         self.registry.activate(function)
         if spec.reserved_concurrency is not None:
@@ -222,6 +230,8 @@ class LambdaService:
             raise
         finally:
             self._inflight -= 1
+        if result.emf:
+            self.emf.add(target.name, result.emf)
         return target, result
 
     async def invoke_function(self, ref: str, payload: bytes) -> InvocationResult:
@@ -283,6 +293,7 @@ class LambdaService:
                 f"coldlab serve runs a bootstrap: use Runtime {' or '.join(RUNTIMES)}"
             )
         self.registry.check_free(name)
+        layers = await asyncio.to_thread(self.layers.load_requested, body) if "Layers" in body else ()
         code = await asyncio.to_thread(self._upload, code_spec.get("ZipFile"))
         config = _config(FunctionConfig.create(code.root, function_name=name), body)
         version = Version(
@@ -293,6 +304,7 @@ class LambdaService:
             runtime=runtime,
             role=str(body["Role"]),
             log_format=_log_format(body, "text"),
+            layers=layers,
         )
         function = self.registry.add(version)
         self.delivery.revive(function.name)
@@ -313,7 +325,7 @@ class LambdaService:
             self.registry.publish(function)
         return function
 
-    def update_configuration(self, ref: str, body: Mapping[str, Any]) -> Function:
+    async def update_configuration(self, ref: str, body: Mapping[str, Any]) -> Function:
         function = self.registry.unqualified(ref)
         self.registry.begin_update(function)
         try:
@@ -326,6 +338,8 @@ class LambdaService:
             for key, attr in (("Description", "description"), ("Role", "role"), ("Runtime", "runtime")):
                 if key in body:
                     changes[attr] = str(body[key])
+            if "Layers" in body:
+                changes["layers"] = await asyncio.to_thread(self.layers.load_requested, body)
         except BaseException:
             function.updating = False
             raise
@@ -347,6 +361,7 @@ class LambdaService:
         self.registry.remove(function)
         self.pool.forget(function.name)
         self.timeline.forget(function.name)
+        self.emf.forget(function.name)
         dropped = self.delivery.forget(function.name)
         if dropped:
             self._say(f"deleted {function.name}: {dropped} queued Event invokes dropped with it")

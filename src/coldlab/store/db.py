@@ -31,11 +31,11 @@ from coldlab.store import records
 
 DB_NAME = "state.db"
 LOCK_NAME = "serve.lock"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 LOCK_WAIT_S = 2.0  # how long to wait for another process's SQLite lock before calling the file locked
 MAX_BATCH = 2000  # writes per transaction
 # version -> the statements that bring the previous version up to it
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: (*event_queue.SCHEMA, *records.SCHEMA)}
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: (*event_queue.SCHEMA, *records.SCHEMA), 2: records.SCHEMA_2}
 
 T = TypeVar("T")
 log = logging.getLogger("coldlab.store")

@@ -7,12 +7,13 @@ records` reads them back. The CSV export's first columns are what `coldlab simul
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from coldlab.pricing import MB_PER_GB, PriceTable, lambda_cost
 
@@ -40,6 +41,18 @@ SCHEMA = (
     "CREATE INDEX records_time ON records (started_at)",
     "CREATE INDEX records_function_time ON records (function, started_at)",
 )
+# Schema 2: the EMF lines each invocation printed (JSON, NULL when none). A version-1 database read as it is
+# (`coldlab records` opens it read-only) has no such column: its records read back with no EMF.
+SCHEMA_2 = ("ALTER TABLE records ADD COLUMN emf TEXT",)
+
+
+class _EmfLike(Protocol):
+    def as_dict(self) -> dict[str, Any]: ...
+
+
+def emf_json(emf: Sequence[_EmfLike]) -> str | None:
+    """An invocation's EMF records (coldlab.platform.emf) as stored: None for the usual none."""
+    return json.dumps([record.as_dict() for record in emf], separators=(",", ":")) if emf else None
 
 
 @dataclass(frozen=True)
@@ -63,10 +76,17 @@ class InvocationRecord:
     architecture: str
     started_at: float
     ended_at: float
+    emf: str | None = None  # emf_json of the EMF lines printed: metrics, or why a line was invalid
+
+    @property
+    def emf_records(self) -> list[dict[str, Any]]:
+        parsed: list[dict[str, Any]] = json.loads(self.emf) if self.emf else []
+        return parsed
 
     def as_dict(self) -> dict[str, Any]:
         document = asdict(self)
         document["started"] = iso(self.started_at)
+        document["emf"] = self.emf_records
         return document
 
 
@@ -102,7 +122,9 @@ def query(
         where.append("started_at >= ?")
         args.append(since)
     clause = f" WHERE {' AND '.join(where)}" if where else ""
-    sql = f"SELECT {', '.join(_NAMES)} FROM records{clause} ORDER BY started_at, seq"  # noqa: S608
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(records)")}
+    selected = ", ".join(name if name in columns else f"NULL AS {name}" for name in _NAMES)
+    sql = f"SELECT {selected} FROM records{clause} ORDER BY started_at, seq"  # noqa: S608
     for row in conn.execute(sql, args):
         values = dict(zip(_NAMES, row, strict=True))
         values["cold"] = bool(values["cold"])
