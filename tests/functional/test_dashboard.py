@@ -204,3 +204,30 @@ def test_event_invokes_and_an_unwritable_destination_are_shown(
     wait_stat(page, "hello", "event_queue", 1)
     assert "Event invokes 1" in page.inner_text("#account")
     page.screenshot(path=str(tmp_path / "dashboard-problem.png"), full_page=True)
+
+
+def test_the_page_shows_the_functions_emf_metrics_and_flags_invalid_emf(
+    go_build: GoBuilder, browser_page: Any, tmp_path: Path
+) -> None:
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "serve-emf"
+    code = go_build(fixture).parent
+    args = ("--template", str(fixture / "template.yaml"), "--parameter-overrides", f"EmfCode={code}")
+    with ServeProcess(*args, cwd=tmp_path) as serve:
+        page = browser_page
+        page.goto(f"{serve.url}/_coldlab/")
+        page.wait_for_selector('section[data-function="metrics"]', timeout=WAIT_MS)
+        assert page.locator('section[data-function="metrics"] .emf-metric').count() == 0
+        assert post(serve.url, "/2015-03-31/functions/metrics/invocations", {}) == 200
+        serve.wait_for(
+            lambda: {env["state"] for env in serve.function("metrics")["environments"]} == {"idle-frozen"},
+            "the environment to be frozen (the next invoke reuses it)",
+        )
+        assert post(serve.url, "/2015-03-31/functions/metrics/invocations", {"bad": True}) == 200
+        metric = 'section[data-function="metrics"] .emf-metric[data-metric="ColdStart"]'
+        page.wait_for_selector(f'{metric}[data-count="2"]', timeout=WAIT_MS)
+        assert page.get_attribute(metric, "data-sum") == "1"  # the function's own counter: one cold start
+        assert stat(page, "metrics", "cold_starts") == 1  # ... and coldlab's count beside it
+        flag = page.wait_for_selector('section[data-function="metrics"] .emf-invalid', timeout=WAIT_MS)
+        assert flag.get_attribute("data-count") == "1"
+        assert "EMFValidationErrors" in flag.inner_text() and "Parsecs" in flag.inner_text()
+        page.screenshot(path=str(tmp_path / "dashboard-emf.png"), full_page=True)
