@@ -12,12 +12,12 @@ import asyncio
 import base64
 import binascii
 import json
-from typing import Any
 
 from aiohttp import web
 
 from coldlab.errors import InvalidParameterValue, InvalidRequestContent, RequestTooLarge
 from coldlab.gateway.wire import Handler
+from coldlab.platform.registry import Target
 from coldlab.platform.result import InvocationResult
 from coldlab.platform.service import LambdaService
 from coldlab.runtime.model import Outcome
@@ -123,31 +123,33 @@ async def _first_answer(
     """The runtime's answer as soon as it is posted, as Lambda answers the caller: the runtime's next `/next`,
     the extensions, END/REPORT and the freeze happen after it. A failure the runtime never answers (a crash,
     a timeout) comes with the finished invoke instead."""
-    answered: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+    # One future, set by whichever comes first: the runtime's answer or the end of the invoke (a
+    # failure it never answered). No asyncio.wait: it adds a waiter and callbacks on every invoke.
+    answered: asyncio.Future[Outcome | InvocationResult] = asyncio.get_running_loop().create_future()
 
     def on_response(outcome: Outcome) -> None:
         if not answered.done():
             answered.set_result(outcome)
+
+    def on_done(task: asyncio.Task[tuple[Target, InvocationResult]]) -> None:
+        if task.cancelled():
+            answered.cancel()
+            return
+        error = task.exception()  # retrieved here, answered or not: never "never retrieved"
+        if answered.done():
+            return
+        if error is not None:
+            answered.set_exception(error)
+        else:
+            answered.set_result(task.result()[1])
 
     run = asyncio.ensure_future(
         service.invoke(
             name, payload, qualifier=qualifier, client_context=client_context, on_response=on_response
         )
     )
-    try:
-        await asyncio.wait((answered, run), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        if not answered.done():
-            answered.cancel()
-    if answered.done() and not answered.cancelled():
-        run.add_done_callback(_retrieve)  # the invoke finishes on its own; its errors are the log's
-        return answered.result()
-    return (await run)[1]
-
-
-def _retrieve(task: asyncio.Future[Any]) -> None:
-    if not task.cancelled():
-        task.exception()
+    run.add_done_callback(on_done)  # the invoke finishes on its own; its errors are the log's
+    return await answered  # cancelled with the handler: the invoke goes on (the pool's task)
 
 
 def _answer(

@@ -38,7 +38,7 @@ from coldlab.platform.extensions import (
 )
 from coldlab.platform.failures import error_payload, exit_payload, exit_reason, timeout_payload
 from coldlab.platform.layers import LayerSet, external_extensions, load_layers
-from coldlab.platform.lifecycle import Attempt, Event, Exited, PreparedRuntime, SandboxLifecycle
+from coldlab.platform.lifecycle import Attempt, EventQueue, Exited, PreparedRuntime, SandboxLifecycle
 from coldlab.platform.logtail import LogTail
 from coldlab.platform.output import OutputPipe
 from coldlab.platform.result import ColdStartPhases, InitOutcome, InvocationResult
@@ -53,7 +53,7 @@ from coldlab.runtime.extensions import (
     invoke_event,
 )
 from coldlab.runtime.model import Invocation, Outcome
-from coldlab.runtime.server import RuntimeApiServer
+from coldlab.runtime.server import PlatformEffect, RuntimeApiServer
 from coldlab.sandbox import Fidelity, Host, Limits, PreparedSandbox, Sandbox, select_host
 from coldlab.sandbox.initcpu import init_cpu_allowance
 
@@ -110,7 +110,7 @@ class Environment(SandboxLifecycle):
         self._code: CodePackage | None = None
         self._sandbox: Sandbox | None = None
         self._output: OutputPipe | None = None
-        self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self._events = EventQueue()
         self._exit_watch: asyncio.Task[None] | None = None
         self._initialized_once = False
         self._init_ahead_ms: float | None = None  # an init run by `initialize()`, shown on the next REPORT
@@ -119,6 +119,8 @@ class Environment(SandboxLifecycle):
         self._lock = asyncio.Lock()
         self._busy = False
         self._on_response: Callable[[Outcome], None] | None = None
+        self._answer_now: Callable[[Outcome], None] | None = None  # on_response while _run waits
+        self._answer_by = 0.0  # ... and the invoke's deadline (a later answer is the loop's to judge)
         self._closed = False
         self.freezes = 0  # how many times the sandbox was frozen (benchmarks count them)
         # prepare_sandbox=False makes every sandbox on the invoke's path instead (see spare.py)
@@ -324,9 +326,25 @@ class Environment(SandboxLifecycle):
         await self._destroy()
         return result
 
+    def _on_effect(self, effect: PlatformEffect) -> None:
+        """The caller's answer is handed over inside the runtime's `POST /response` itself, not one loop
+        turn later when the invoke's task wakes; the invoke still sees the Resolved event as before."""
+        answer = self._answer_now
+        if answer is not None and type(effect) is Resolved and time.perf_counter() < self._answer_by:
+            self._answer_now = None
+            answer(effect.outcome)
+        super()._on_effect(effect)
+
     async def _run(self, attempt: Attempt, invocation: Invocation) -> InvocationResult:
         """Hand the event to the runtime and the INVOKE-subscribed extensions, and wait until the runtime has
         answered and it and every extension are back on `next` (or a failure, or the deadline)."""
+        self._answer_now, self._answer_by = self._on_response, attempt.deadline
+        try:
+            return await self._run_until_done(attempt, invocation)
+        finally:
+            self._answer_now = None
+
+    async def _run_until_done(self, attempt: Attempt, invocation: Invocation) -> InvocationResult:
         self._server.submit(invocation)
         extensions = self._server.extensions
         event_for_extensions = invoke_event(
@@ -341,8 +359,9 @@ class Environment(SandboxLifecycle):
                 return await self._finish_timeout(attempt, outcome)
             if isinstance(event, Resolved):
                 outcome = event.outcome
-                if self._on_response is not None:
-                    self._on_response(outcome)
+                if self._answer_now is not None:  # not handed over in _on_effect (past the deadline)
+                    answer, self._answer_now = self._answer_now, None
+                    answer(outcome)
                 self._platform_record(records.runtime_done, attempt, outcome, time.perf_counter())
                 if not outcome.ok:
                     self._sample_peak()  # a runtime that reports a panic then exits (aws-lambda-go)
