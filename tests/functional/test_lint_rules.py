@@ -42,6 +42,8 @@ def reported(report: LintReport) -> set[tuple[str, int, str]]:
         ("sigterm-enabled", {}),
         ("cache", {}),
         ("servers", {}),
+        ("grpc-stream", {}),  # a hand-written ServiceDesc with a stream; a gRPC client; a non-Lambda server
+        ("websocket", {}),  # gorilla Upgrade, coder Accept behind HandleFunc; dials; a non-Lambda server
         ("cloudrun-service", {}),
         ("runtime-api", {}),
         ("maxprocs", {}),  # template.yaml beside it: 512 MB
@@ -115,3 +117,33 @@ def test_compile_errors_are_named_with_findings_for_what_parses() -> None:
     messages = " ".join(e.message for e in report.errors)
     assert "three" in messages  # the type error, as go/types words it
     assert any(f.rule == "init-network" for f in report.active())
+
+
+def test_grpc_streaming_services_are_read_from_their_service_descriptors() -> None:
+    report = lint(FIXTURES / "grpc-stream")
+    servers = {f.call: f for f in report.active() if f.rule == "server-in-lambda"}
+    # grpc.NewServer serves nothing: Serve listens, and each registered service that streams is named, through
+    # the ServiceRegistrar interface (protoc-gen-go-grpc's shape, feed.Register) or *grpc.Server (an inline desc)
+    assert set(servers) == {
+        "net.Listen",
+        "(google.golang.org/grpc.ServiceRegistrar).RegisterService",
+        "(*google.golang.org/grpc.Server).RegisterService",
+        "(*google.golang.org/grpc.Server).Serve",
+    }
+    registered = servers["(google.golang.org/grpc.ServiceRegistrar).RegisterService"]
+    assert "gRPC streaming service (feed.Feed: Watch)" in registered.message
+    assert registered.via == ("main.main", "go main.serve", "feed.Register")
+    inline = servers["(*google.golang.org/grpc.Server).RegisterService"]
+    assert "(feed.Tail: Tail)" in inline.message
+    assert not [f for f in report.active() if f.pos.file.startswith("service/")]  # the non-Lambda program
+
+
+def test_websocket_handlers_are_followed_from_where_they_are_registered() -> None:
+    report = lint(FIXTURES / "websocket")
+    upgrade = next(f for f in report.active() if f.call == "(*github.com/gorilla/websocket.Upgrader).Upgrade")
+    assert upgrade.pos.file == "ws/ws.go" and upgrade.via == ("main.main", "go main.serve", "ws.Gorilla")
+    accepts = [f for f in report.active() if f.call == "github.com/coder/websocket.Accept"]
+    # http.HandlerFunc(ws.Coder) and a literal given to HandleFunc
+    assert {f.via[-1] for f in accepts} == {"ws.Coder", "main.serve (func literal)"}
+    dials = {f.call for f in report.active() if f.rule == "init-network"}
+    assert dials == {"(*github.com/gorilla/websocket.Dialer).Dial", "github.com/coder/websocket.Dial"}

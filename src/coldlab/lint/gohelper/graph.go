@@ -44,6 +44,7 @@ type node struct {
 	name     string
 	pkg      *packages.Package
 	edges    []edge
+	later    []edge         // function values handed to code that calls them later (HandleFunc, OnceFunc, ...)
 	abstract []abstractCall // calls through interfaces, resolved after every package is collected
 	sinks    []sinkCall
 	writes   []globalWrite
@@ -67,7 +68,9 @@ type analysis struct {
 	pkgs        []*packages.Package
 	funcs       map[*types.Func]*node
 	lits        map[*ast.FuncLit]*node
-	litEdge     map[*ast.FuncLit]bool // a literal that runs when its enclosing code runs
+	litEdge     map[*ast.FuncLit]bool   // a literal that runs when its enclosing code runs
+	litLater    map[*ast.FuncLit]bool   // a literal handed over to run later (an HTTP handler, a Once)
+	values      map[*types.Var]declared // initial values of variables, for gRPC service descriptors
 	litGo       map[*ast.FuncLit]bool
 	goCalls     map[*ast.CallExpr]bool
 	lhs         map[*ast.Ident]bool // identifiers assigned to (not reads of a flag)
@@ -86,7 +89,7 @@ func newAnalysis(fset *token.FileSet, pkgs []*packages.Package) *analysis {
 	return &analysis{
 		fset: fset, pkgs: pkgs,
 		funcs: map[*types.Func]*node{}, lits: map[*ast.FuncLit]*node{},
-		litEdge: map[*ast.FuncLit]bool{}, litGo: map[*ast.FuncLit]bool{}, goCalls: map[*ast.CallExpr]bool{}, lhs: map[*ast.Ident]bool{},
+		litEdge: map[*ast.FuncLit]bool{}, litLater: map[*ast.FuncLit]bool{}, litGo: map[*ast.FuncLit]bool{}, goCalls: map[*ast.CallExpr]bool{}, lhs: map[*ast.Ident]bool{},
 		mains: map[*packages.Package]*node{}, handlerFns: map[*packages.Package][]handlerRoot{},
 		lambdaMains: map[*packages.Package]bool{},
 	}
@@ -208,6 +211,8 @@ func (a *analysis) walk(p *packages.Package, n *node, root ast.Node) {
 			child := a.litNode(e, n)
 			if a.litEdge[e] {
 				n.edges = append(n.edges, edge{to: child, pos: e.Pos(), goroutine: a.litGo[e]})
+			} else if a.litLater[e] {
+				n.later = append(n.later, edge{to: child, pos: e.Pos()})
 			}
 			a.walk(p, child, e.Body)
 			return false
@@ -279,7 +284,10 @@ func (a *analysis) call(p *packages.Package, n *node, c *ast.CallExpr) {
 			named.Obj().Pkg().Path() == "golang.org/x/net/websocket" && named.Obj().Name() == "Handler" {
 			n.sinks = append(n.sinks, sinkCall{kind: "server", callee: "golang.org/x/net/websocket.Handler", what: "a WebSocket server", pos: c.Pos()})
 		}
-		return // a conversion, e.g. http.HandlerFunc(f): nothing else runs
+		for _, arg := range c.Args { // a conversion, e.g. http.HandlerFunc(f): f runs when the value is called
+			a.handOver(p, n, arg)
+		}
+		return
 	}
 	goroutine := a.goCalls[c]
 	if lit, ok := fun.(*ast.FuncLit); ok {
@@ -304,6 +312,9 @@ func (a *analysis) call(p *packages.Package, n *node, c *ast.CallExpr) {
 	}
 	if s := classify(info, callee, c); s != nil {
 		s.pos = c.Pos()
+		n.sinks = append(n.sinks, *s)
+	}
+	if s := a.grpcStreamingService(info, callee, c); s != nil {
 		n.sinks = append(n.sinks, *s)
 	}
 	if callee.Pkg() != nil && callee.Pkg().Path() == lambdaPkg && isStart(callee.Name()) {
@@ -333,6 +344,9 @@ func (a *analysis) call(p *packages.Package, n *node, c *ast.CallExpr) {
 	deferred := runsLater(callee)
 	for _, arg := range c.Args {
 		arg = ast.Unparen(arg)
+		if deferred {
+			a.handOver(p, n, arg)
+		}
 		if lit, ok := arg.(*ast.FuncLit); ok && !deferred {
 			a.litEdge[lit] = true
 		}

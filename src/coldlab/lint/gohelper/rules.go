@@ -45,6 +45,9 @@ var networkCalls = map[string]string{
 	"(*database/sql.DB).PrepareContext":                     "a database round trip",
 	"github.com/aws/aws-sdk-go-v2/config.LoadDefaultConfig": "AWS SDK configuration (files, environment, and IMDS or SSO for credentials)",
 	"google.golang.org/grpc.Dial":                           "a gRPC connection",
+	"(*github.com/gorilla/websocket.Dialer).Dial":           "a WebSocket connection",
+	"(*github.com/gorilla/websocket.Dialer).DialContext":    "a WebSocket connection",
+	"github.com/coder/websocket.Dial":                       "a WebSocket connection",
 	"google.golang.org/grpc.DialContext":                    "a gRPC connection",
 	"github.com/jackc/pgx/v5.Connect":                       "a database connection",
 	"(*github.com/redis/go-redis/v9.Client).Ping":           "a Redis round trip",
@@ -66,7 +69,6 @@ var serverCalls = map[string]string{
 	"net.Listen": "a listening socket", "net.ListenTCP": "a listening socket", "net.ListenUDP": "a listening socket",
 	"net.ListenPacket": "a listening socket", "net.ListenUnix": "a listening socket",
 	"(*net.ListenConfig).Listen":                       "a listening socket",
-	"google.golang.org/grpc.NewServer":                 "a gRPC server",
 	"(*google.golang.org/grpc.Server).Serve":           "a gRPC server",
 	"(*github.com/gorilla/websocket.Upgrader).Upgrade": "a WebSocket server",
 	"github.com/coder/websocket.Accept":                "a WebSocket server",
@@ -245,7 +247,9 @@ func isAtomicFlagMethod(fn *types.Func) bool {
 
 type reached map[*node][]string // node -> the call path (node names) from its root
 
-func reach(roots []*node, start []string) reached {
+// reach follows calls from roots; with later, also the function values handed over to run later (HTTP
+// handlers, Once functions): code the program runs, though not at the point it is registered.
+func reach(roots []*node, start []string, later ...bool) reached {
 	seen := reached{}
 	queue := []*node{}
 	for _, r := range roots {
@@ -257,7 +261,11 @@ func reach(roots []*node, start []string) reached {
 	for len(queue) > 0 {
 		n := queue[0]
 		queue = queue[1:]
-		for _, e := range n.edges {
+		edges := n.edges
+		if len(later) > 0 && later[0] {
+			edges = append(append([]edge{}, n.edges...), n.later...)
+		}
+		for _, e := range edges {
 			if _, ok := seen[e.to]; ok {
 				continue
 			}
@@ -413,7 +421,7 @@ func (a *analysis) report(out *output) {
 			lambdaRoots = append(lambdaRoots, n)
 		}
 	}
-	for n, via := range reach(lambdaRoots, nil) {
+	for n, via := range reach(lambdaRoots, nil, true) {
 		for _, s := range n.sinks {
 			switch s.kind {
 			case "server":
