@@ -79,6 +79,15 @@ def test_a_call_reached_through_helpers_names_its_path() -> None:
     assert fetch.via == ("main.init", "main.(httpFetcher).Fetch")  # the interface call, resolved
 
 
+
+def test_calls_through_function_values_in_variables_and_fields_are_followed() -> None:
+    report = lint(FIXTURES / "init-network")
+    by_call = {f.call: f for f in report.active()}
+    assert by_call["net/http.Get"].via == ("main.init",)  # var get = http.Get; get(url)
+    assert by_call["net.LookupHost"].via == ("main.init",)  # resolver{lookup: net.LookupHost}.lookup(h)
+    assert by_call["net.LookupIP"].via == ("main.init", "main.resolve")  # later := resolve; later()
+
+
 def test_facts_name_the_handler_and_the_lambda_start() -> None:
     report = lint(FIXTURES / "cache")
     assert report.facts.lambda_function

@@ -68,9 +68,9 @@ type analysis struct {
 	pkgs        []*packages.Package
 	funcs       map[*types.Func]*node
 	lits        map[*ast.FuncLit]*node
-	litEdge     map[*ast.FuncLit]bool   // a literal that runs when its enclosing code runs
-	litLater    map[*ast.FuncLit]bool   // a literal handed over to run later (an HTTP handler, a Once)
-	values      map[*types.Var]declared // initial values of variables, for gRPC service descriptors
+	litEdge     map[*ast.FuncLit]bool     // a literal that runs when its enclosing code runs
+	litLater    map[*ast.FuncLit]bool     // a literal handed over to run later (an HTTP handler, a Once)
+	values      map[*types.Var][]declared // what variables and struct fields are given (function values, descriptors)
 	litGo       map[*ast.FuncLit]bool
 	goCalls     map[*ast.CallExpr]bool
 	lhs         map[*ast.Ident]bool // identifiers assigned to (not reads of a flag)
@@ -297,6 +297,13 @@ func (a *analysis) call(p *packages.Package, n *node, c *ast.CallExpr) {
 	}
 	callee := calleeFunc(info, fun)
 	if callee == nil {
+		for _, fn := range a.funcValues(info, fun) { // get := http.Get; get(url): the function the value holds
+			if s := classify(info, fn, c); s != nil {
+				s.pos = c.Pos()
+				n.sinks = append(n.sinks, *s)
+			}
+			a.addCall(n, fn, p, c.Pos(), goroutine)
+		}
 		if id, ok := fun.(*ast.Ident); ok {
 			if b, ok := info.Uses[id].(*types.Builtin); ok && b.Name() == "delete" && len(c.Args) > 0 {
 				if v, how := a.globalTarget(info, &ast.IndexExpr{X: c.Args[0]}); v != nil {

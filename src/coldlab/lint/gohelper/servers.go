@@ -15,12 +15,6 @@ import (
 
 const grpcPkg = "google.golang.org/grpc"
 
-// declared: a variable's initial value and the type information of the file that holds it.
-type declared struct {
-	expr ast.Expr
-	info *types.Info
-}
-
 // handOver records a function value (or literal) passed to code that keeps it to call later: a later edge,
 // which the server and SIGTERM rules follow (an HTTP handler runs when a request comes) and init does not.
 func (a *analysis) handOver(p *packages.Package, n *node, arg ast.Expr) {
@@ -91,53 +85,13 @@ func (a *analysis) descLiteral(e ast.Expr, info *types.Info, depth int) (*ast.Co
 		}
 	}
 	if v, ok := info.Uses[id].(*types.Var); ok && id != nil {
-		if d, ok := a.valuesIndex()[v]; ok {
-			return a.descLiteral(d.expr, d.info, depth+1)
+		for _, d := range a.valuesIndex()[v] {
+			if lit, litInfo := a.descLiteral(d.expr, d.info, depth+1); lit != nil {
+				return lit, litInfo
+			}
 		}
 	}
 	return nil, nil
-}
-
-// valuesIndex: every variable of the loaded packages declared with one value (var x = v, x := v).
-func (a *analysis) valuesIndex() map[*types.Var]declared {
-	if a.values != nil {
-		return a.values
-	}
-	a.values = map[*types.Var]declared{}
-	for _, p := range a.pkgs {
-		info := p.TypesInfo
-		if info == nil {
-			continue
-		}
-		for _, f := range p.Syntax {
-			ast.Inspect(f, func(x ast.Node) bool {
-				var names []*ast.Ident
-				var values []ast.Expr
-				switch d := x.(type) {
-				case *ast.ValueSpec:
-					names, values = d.Names, d.Values
-				case *ast.AssignStmt:
-					if d.Tok == token.DEFINE {
-						for _, l := range d.Lhs {
-							id, _ := l.(*ast.Ident)
-							names = append(names, id)
-						}
-						values = d.Rhs
-					}
-				}
-				if len(names) != len(values) {
-					return true
-				}
-				for i, id := range names {
-					if v, ok := info.Defs[id].(*types.Var); ok && id != nil {
-						a.values[v] = declared{expr: values[i], info: info}
-					}
-				}
-				return true
-			})
-		}
-	}
-	return a.values
 }
 
 // readServiceDesc: the service name and stream names of a grpc.ServiceDesc literal; ok when it has streams.
