@@ -280,7 +280,9 @@ def command(
 
     state = StateDb.open(state_dir if state_dir is not None else default_state_dir())
     try:
-        stopped_by = asyncio.run(
+        from coldlab.gateway.server import run as run_server  # uvloop when installed
+
+        stopped_by = run_server(
             _serve(
                 specs,
                 host=host,
