@@ -7,6 +7,10 @@ coldlab freezes the environment between invokes (counted from `GET /_coldlab/sta
 per-call cost is printed beside: boto3's invoke against coldlab minus the raw client's, on the same server.
 Target (issue 12): coldlab's p50 no slower than the emulator's. Never fails on time.
 
+Measured (hello-go, 1769 MB, 2 vCPU VM shared): before the hot-path work p50 1.615 ms vs the emulator's
+0.846 ms (1.91x); after it (uvloop, no wait_for task per event, answer inside POST /response) two runs:
+1.039 vs 0.722 ms (1.44x) and 1.188 vs 0.741 ms (1.60x). Target not met.
+
     .venv/bin/python benchmarks/serve_latency.py [--invokes 2000] [--boto3 500] [--memory 1769]
 """
 

@@ -9,6 +9,10 @@ same run with 16 clients (one per environment, no throttles) as the reference. T
 on 2 cores. The load generator runs in this process, on the same cores: its cost is inside the figure.
 Never fails on time.
 
+Measured at --memory 1769 (2 vCPU VM shared): before the hot-path work 744/s with 16 clients, 596/s answered
+(+707 throttled) with 32; after it, two runs: 768 and 974/s with 16, 457 and 672/s (+530, +678 throttled)
+with 32. Target not met (~1 ms of serve CPU per warm invoke).
+
     .venv/bin/python benchmarks/serve_throughput.py [--seconds 10] [--envs 16] [--clients 32] [--memory 128]
 """
 
