@@ -120,7 +120,7 @@ class Environment(SandboxLifecycle):
         self._busy = False
         self._on_response: Callable[[Outcome], None] | None = None
         self._answer_now: Callable[[Outcome], None] | None = None  # on_response while _run waits
-        self._answer_by = 0.0  # ... and the invoke's deadline (a later answer is the loop's to judge)
+        self._answer_by = 0.0  # ... and the invoke's deadline while one runs (a later answer is dropped)
         self._closed = False
         self.freezes = 0  # how many times the sandbox was frozen (benchmarks count them)
         # prepare_sandbox=False makes every sandbox on the invoke's path instead (see spare.py)
@@ -260,11 +260,13 @@ class Environment(SandboxLifecycle):
             init_ms, self._init_ahead_ms, init_billed = self._init_ahead_ms, None, False
         begun, wall = time.perf_counter(), time.time()
         timeout_s = self.config.timeout_s
+        # The runtime gets whole milliseconds; the kill is timed to that same instant, not up to 1 ms later.
+        deadline_ms = int((wall + timeout_s) * 1000)
         attempt = Attempt(
             request_id or str(uuid.uuid4()),
             begun,
-            begun + timeout_s,
-            int((wall + timeout_s) * 1000),
+            begun + (deadline_ms / 1000 - wall),
+            deadline_ms,
             init_ms,
             init_billed,
             cold,
@@ -328,11 +330,16 @@ class Environment(SandboxLifecycle):
 
     def _on_effect(self, effect: PlatformEffect) -> None:
         """The caller's answer is handed over inside the runtime's `POST /response` itself, not one loop
-        turn later when the invoke's task wakes; the invoke still sees the Resolved event as before."""
-        answer = self._answer_now
-        if answer is not None and type(effect) is Resolved and time.perf_counter() < self._answer_by:
-            self._answer_now = None
-            answer(effect.outcome)
+        turn later when the invoke's task wakes; the invoke still sees the Resolved event as before.
+
+        An answer posted at or after the deadline is dropped: the kill is due, and the caller gets
+        Sandbox.Timedout whichever of the two the event loop happens to look at first."""
+        if type(effect) is Resolved and self._answer_by:
+            if time.perf_counter() >= self._answer_by:
+                return
+            answer, self._answer_now = self._answer_now, None
+            if answer is not None:
+                answer(effect.outcome)
         super()._on_effect(effect)
 
     async def _run(self, attempt: Attempt, invocation: Invocation) -> InvocationResult:
@@ -342,7 +349,7 @@ class Environment(SandboxLifecycle):
         try:
             return await self._run_until_done(attempt, invocation)
         finally:
-            self._answer_now = None
+            self._answer_now, self._answer_by = None, 0.0
 
     async def _run_until_done(self, attempt: Attempt, invocation: Invocation) -> InvocationResult:
         self._server.submit(invocation)
@@ -359,9 +366,6 @@ class Environment(SandboxLifecycle):
                 return await self._finish_timeout(attempt, outcome)
             if isinstance(event, Resolved):
                 outcome = event.outcome
-                if self._answer_now is not None:  # not handed over in _on_effect (past the deadline)
-                    answer, self._answer_now = self._answer_now, None
-                    answer(outcome)
                 self._platform_record(records.runtime_done, attempt, outcome, time.perf_counter())
                 if not outcome.ok:
                     self._sample_peak()  # a runtime that reports a panic then exits (aws-lambda-go)
@@ -451,7 +455,7 @@ class Environment(SandboxLifecycle):
                 attempt.request_id, payload, "application/json", "Unhandled", "Sandbox.Timedout"
             )
         # Lambda reports the duration as the timeout itself, however late the kill lands.
-        result = self._finish(attempt, outcome, status="timeout", ended=attempt.deadline)
+        result = self._finish(attempt, outcome, status="timeout", ended=attempt.begun + timeout_s)
         await self._destroy("timeout")
         return result
 
