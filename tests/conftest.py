@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from coldlab import gotool
+
+# A shell without job control starts background jobs with SIGINT ignored (POSIX), and an ignored signal
+# stays ignored across exec: every coldlab the signal tests start would then ignore their Ctrl-C. Those
+# tests need Python's own SIGINT handling in their children, whatever started this run.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
