@@ -12,7 +12,6 @@ import contextlib
 import io
 import mmap
 import os
-import stat
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +22,8 @@ import numpy as np
 import numpy.typing as npt
 from elftools.elf.elffile import ELFFile
 
+from coldlab import regular_file
+from coldlab.inspect.elfshape import check_length, check_magic
 from coldlab.inspect.errors import BinaryError, corrupt
 
 _MACHINES = {"EM_X86_64": "amd64", "EM_AARCH64": "arm64", "EM_386": "386", "EM_ARM": "arm"}
@@ -112,37 +113,18 @@ class SymbolTable:
 
 
 def open_regular(path: Path) -> int:
-    """A read-only descriptor of `path` if it is a regular file; BinaryError otherwise.
-
-    Opened with O_NONBLOCK so that a FIFO (or a device) is refused instead of waiting for a writer, and
-    checked with fstat on the descriptor itself, so the file cannot be swapped between check and read.
-    """
+    """A read-only descriptor of `path` if it is a regular file; BinaryError otherwise (FIFOs refused)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        return regular_file.open_regular(path)
+    except regular_file.NotRegularFile as exc:
+        raise BinaryError(
+            f"{path}: is a {exc.kind}, not a regular file",
+            "pass the binary itself, a file on disk such as path/to/bootstrap",
+        ) from None
     except OSError as exc:
         raise BinaryError(
             f"{path}: cannot be read ({exc.strerror})", "check the path and its permissions"
         ) from exc
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        raise BinaryError(
-            f"{path}: is a {_file_kind(mode)}, not a regular file",
-            "pass the binary itself, a file on disk such as path/to/bootstrap",
-        )
-    os.set_blocking(fd, True)
-    return fd
-
-
-def _file_kind(mode: int) -> str:
-    kinds = (
-        (stat.S_ISDIR, "directory"),
-        (stat.S_ISFIFO, "FIFO (named pipe)"),
-        (stat.S_ISSOCK, "socket"),
-        (stat.S_ISCHR, "character device"),
-        (stat.S_ISBLK, "block device"),
-    )
-    return next((name for test, name in kinds if test(mode)), "special file")
 
 
 CHUNK = 1 << 20  # bytes per read of the streaming pass: bounds its memory to a few MiB
@@ -160,8 +142,8 @@ class ElfImage:
         self.data = data
         self.size = len(data)
         self._fd = fd
-        _check_magic(path, data)
-        _check_length(path, data)
+        check_magic(path, data)
+        check_length(path, data)
         stream: IO[bytes] = (
             io.BytesIO(data) if fd is None else open(fd, "rb", buffering=1 << 16, closefd=False)  # noqa: SIM115
         )
@@ -325,90 +307,6 @@ class ElfImage:
             strtab.offset,
             strtab.end,
         )
-
-
-def _check_magic(path: Path, data: Buffer) -> None:
-    head = data[:4]
-    if head == b"\x7fELF":
-        if len(data) < 64:
-            raise corrupt(path, f"truncated: only {len(data)} bytes, too short for an ELF header")
-        return
-    if head[:2] == b"MZ":
-        raise BinaryError(
-            f"{path}: a Windows PE file, expected a Linux ELF Go executable",
-            "build with GOOS=linux for Lambda",
-        )
-    if head in (
-        b"\xfe\xed\xfa\xce",
-        b"\xfe\xed\xfa\xcf",
-        b"\xce\xfa\xed\xfe",
-        b"\xcf\xfa\xed\xfe",
-        b"\xca\xfe\xba\xbe",
-    ):
-        raise BinaryError(
-            f"{path}: a Mach-O (macOS) file, expected a Linux ELF Go executable",
-            "build with GOOS=linux for Lambda",
-        )
-    raise BinaryError(
-        f"{path}: not an ELF file (no \\x7fELF magic), expected a Go executable",
-        "pass the compiled bootstrap, not a source file or zip",
-    )
-
-
-# Offsets of the header fields _check_length needs, per ELF class (1: 32-bit, 2: 64-bit): the ELF header's
-# (phoff, shoff, phentsize, phnum, shentsize, shnum), and within one entry (type, offset, size).
-_HEADER = {1: ("I", 0x1C, 0x20, 0x2A, 0x2C, 0x2E, 0x30), 2: ("Q", 0x20, 0x28, 0x36, 0x38, 0x3A, 0x3C)}
-_SECTION = {1: (0x04, 0x10, 0x14, 0x28), 2: (0x04, 0x18, 0x20, 0x40)}  # + the entry's minimum size
-_SEGMENT = {1: (0x04, 0x10, 0x20), 2: (0x08, 0x20, 0x38)}  # p_offset, p_filesz, minimum size
-_SHT_NOBITS = 8
-
-
-def _check_length(path: Path, data: Buffer) -> None:
-    """Refuse a file whose own headers say it is longer than it is, before pyelftools reads past the end
-    (which it reports as damage): the header tables, then every section and segment with file bytes."""
-    cls = data[4]
-    if cls not in _HEADER:
-        return  # not a class pyelftools reads either: it says so
-    end = "<" if data[5] == 1 else ">"
-    word, at_ph, at_sh, at_phsz, at_phn, at_shsz, at_shn = _HEADER[cls]
-    (phoff,) = struct.unpack_from(end + word, data, at_ph)
-    (shoff,) = struct.unpack_from(end + word, data, at_sh)
-    (phentsize,) = struct.unpack_from(end + "H", data, at_phsz)
-    (phnum,) = struct.unpack_from(end + "H", data, at_phn)
-    (shentsize,) = struct.unpack_from(end + "H", data, at_shsz)
-    (shnum,) = struct.unpack_from(end + "H", data, at_shn)
-    size = len(data)
-    for what, start, count, entsize in (
-        ("program header table", phoff, phnum, phentsize),
-        ("section header table", shoff, shnum, shentsize),
-    ):
-        if count and start + count * entsize > size:
-            raise _truncated(path, f"the {what} ends at byte {start + count * entsize}", size)
-    t_off, o_off, s_off, minimum = _SECTION[cls]
-    if shnum and shentsize >= minimum:
-        # (the section-name table sits near the end: a truncated file has lost it, so sections go by index)
-        for k in range(shnum):
-            base = shoff + k * shentsize
-            (kind,) = struct.unpack_from(end + "I", data, base + t_off)
-            (offset,) = struct.unpack_from(end + word, data, base + o_off)
-            (length,) = struct.unpack_from(end + word, data, base + s_off)
-            if kind != _SHT_NOBITS and length and offset + length > size:
-                raise _truncated(path, f"section {k} ends at byte {offset + length}", size)
-    o_off, f_off, minimum = _SEGMENT[cls]
-    if phnum and phentsize >= minimum:
-        for k in range(phnum):
-            base = phoff + k * phentsize
-            (offset,) = struct.unpack_from(end + word, data, base + o_off)
-            (length,) = struct.unpack_from(end + word, data, base + f_off)
-            if length and offset + length > size:
-                raise _truncated(path, f"segment {k} ends at byte {offset + length}", size)
-
-
-def _truncated(path: Path, what: str, size: int) -> BinaryError:
-    return BinaryError(
-        f"{path}: truncated or corrupt: {what}, past the end of the file ({size} bytes)",
-        "copy or download the binary again",
-    )
 
 
 def _sections(elf: ELFFile) -> list[Section]:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import os
-import stat
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from coldlab import regular_file
 from coldlab.errors import UsageError
 
 MAX_LINE = csv.field_size_limit()  # 131072: no field can pass the csv module's limit on a shorter line
@@ -39,17 +38,15 @@ def _fail(path: Path, where: str, what: str, hint: str = _FIX) -> UsageError:
 def open_input(path: Path) -> io.BufferedIOBase:
     """A binary stream of a regular file's contents (gunzipped when it is gzip); UsageError otherwise."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO must not block the open
+        fd = regular_file.open_regular(path)
+    except regular_file.NotRegularFile:
+        raise UsageError(
+            f"{path}: not a regular file", "pass a file on disk (not a FIFO, device or directory)"
+        ) from None
     except OSError as exc:
         raise UsageError(
             f"cannot read {path}: {exc.strerror}", "check the path and its permissions"
         ) from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise UsageError(
-            f"{path}: not a regular file", "pass a file on disk (not a FIFO, device or directory)"
-        )
-    os.set_blocking(fd, True)
     raw = io.BufferedReader(io.FileIO(fd, "rb"), buffer_size=1 << 16)
     head = raw.peek(512)[:512]
     for magic, offset, what, todo in _OTHER_FORMATS:
