@@ -8,7 +8,7 @@ import time
 import pytest
 
 from coldlab.gateway.server import run
-from coldlab.platform.lifecycle import EventQueue, Exited
+from coldlab.platform.event_queue import EventQueue, Exited
 
 
 def test_next_before_returns_queued_events_in_order_even_past_the_deadline() -> None:

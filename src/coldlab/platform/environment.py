@@ -13,7 +13,6 @@ subscribers get the records of telemetry.py's hub.
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import os
 import secrets
@@ -26,19 +25,20 @@ from types import TracebackType
 from coldlab.config import FunctionConfig
 from coldlab.errors import CodeError
 from coldlab.logs import log_format as make_log_format
-from coldlab.logs import text
 from coldlab.platform import records
+from coldlab.platform.attempt import Attempt
 from coldlab.platform.code import CodePackage, load_code
 from coldlab.platform.emf import EmfRecord
+from coldlab.platform.ending import InvocationEnding, unhandled
 from coldlab.platform.envvars import log_stream_name
+from coldlab.platform.event_queue import EventQueue, Exited
 from coldlab.platform.extensions import (
     ExtensionExited,
     ExtensionProcesses,
-    extension_line,
 )
-from coldlab.platform.failures import error_payload, exit_payload, exit_reason, timeout_payload
+from coldlab.platform.failures import exit_payload
 from coldlab.platform.layers import LayerSet, external_extensions, load_layers
-from coldlab.platform.lifecycle import Attempt, EventQueue, Exited, PreparedRuntime, SandboxLifecycle
+from coldlab.platform.lifecycle import PreparedRuntime
 from coldlab.platform.logtail import LogTail
 from coldlab.platform.output import OutputPipe
 from coldlab.platform.result import ColdStartPhases, InitOutcome, InvocationResult
@@ -54,15 +54,14 @@ from coldlab.runtime.extensions import (
 )
 from coldlab.runtime.model import Invocation, Outcome
 from coldlab.runtime.server import PlatformEffect, RuntimeApiServer
-from coldlab.sandbox import Fidelity, Host, Limits, PreparedSandbox, Sandbox, select_host
+from coldlab.sandbox import Host, Limits, PreparedSandbox, Sandbox, select_host
 from coldlab.sandbox.initcpu import init_cpu_allowance
 
 INIT_TIMEOUT_S = 10.0  # Lambda's init phase limit for on-demand functions (reference §5)
-_CREDENTIAL_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 _ids = itertools.count(1)
 
 
-class Environment(SandboxLifecycle):
+class Environment(InvocationEnding):
     """A Lambda-like execution environment for one function configuration.
 
     Use as `async with Environment(config) as env: result = await env.invoke(b"{}")`. The first invoke runs
@@ -127,15 +126,6 @@ class Environment(SandboxLifecycle):
         self._spare: Spare[PreparedRuntime] = Spare(self._prepare, enabled=prepare_sandbox)
         self._log_stream = log_stream_name(config.version)
         self.runtime_api = ""  # the current sandbox's Runtime API endpoint
-
-    @functools.cached_property
-    def fidelity(self) -> Fidelity:
-        """Fixed by the host and the limits, so worked out once, not on every invoke."""
-        return self.host.fidelity(self.limits)
-
-    @functools.cached_property
-    def _fidelity_dict(self) -> dict[str, object]:
-        return self.fidelity.as_dict()
 
     @property
     def pid(self) -> int | None:
@@ -323,7 +313,7 @@ class Environment(SandboxLifecycle):
         if init.exit_reason is not None:
             self._log_exit(attempt.request_id, init.exit_reason)
             payload = payload or exit_payload(attempt.request_id, init.exit_reason)
-        outcome = Outcome(attempt.request_id, payload, "application/json", "Unhandled", init.error_type)
+        outcome = unhandled(attempt.request_id, payload, init.error_type)
         result = self._finish(attempt, outcome, status="error", platform_error=True)
         await self._destroy()
         return result
@@ -389,48 +379,6 @@ class Environment(SandboxLifecycle):
             await self._hub.pause()
         self._freeze()
 
-    async def _finish_extension_failure(
-        self, attempt: Attempt, outcome: Outcome | None, event: ExtensionExited | ExtensionFailed
-    ) -> InvocationResult:
-        """An extension died (or said it is exiting) during the invoke: Lambda fails and resets the
-        environment; the caller keeps the runtime's answer if it came first."""
-        self._output_flush()
-        if isinstance(event, ExtensionExited):
-            self._extension_crashed(attempt.request_id, event)
-            error_type = "Extension.Crash"
-        else:
-            error_type = event.error_type
-            self._log(
-                extension_line(
-                    event.name, "ExitError", (), json_format=self._json_logs, error_type=error_type
-                )
-            )
-        if outcome is None:
-            message = f"RequestId: {attempt.request_id} Error: extension {event.name} failed ({error_type})"
-            payload = error_payload(error_type, message)
-            outcome = Outcome(attempt.request_id, payload, "application/json", "Unhandled", error_type)
-        result = self._finish(attempt, outcome, status="error", platform_error=True, error_type=error_type)
-        await self._destroy("failure")
-        return result
-
-    async def _finish_exit(
-        self, attempt: Attempt, outcome: Outcome | None, returncode: int
-    ) -> InvocationResult:
-        ended = time.perf_counter()
-        reason = exit_reason(returncode)
-        self._output_flush()
-        self._log_exit(attempt.request_id, reason)
-        if outcome is None:
-            payload = exit_payload(attempt.request_id, reason)
-            outcome = Outcome(
-                attempt.request_id, payload, "application/json", "Unhandled", "Runtime.ExitError"
-            )
-        result = self._finish(
-            attempt, outcome, status="error", ended=ended, platform_error=True, error_type="Runtime.ExitError"
-        )
-        await self._destroy()
-        return result
-
     def _invocation(
         self, attempt: Attempt, payload: bytes, client_context: str | None, cognito_identity: str | None
     ) -> Invocation:
@@ -443,79 +391,4 @@ class Environment(SandboxLifecycle):
             trace_id=trace,
             client_context=client_context,
             cognito_identity=cognito_identity,
-        )
-
-    async def _finish_timeout(self, attempt: Attempt, outcome: Outcome | None = None) -> InvocationResult:
-        timeout_s = self.config.timeout_s
-        self._output_flush()
-        self._log(text.timed_out(attempt.request_id, timeout_s))
-        if outcome is None:
-            payload = timeout_payload(attempt.request_id, timeout_s)
-            outcome = Outcome(
-                attempt.request_id, payload, "application/json", "Unhandled", "Sandbox.Timedout"
-            )
-        # Lambda reports the duration as the timeout itself, however late the kill lands.
-        result = self._finish(attempt, outcome, status="timeout", ended=attempt.begun + timeout_s)
-        await self._destroy("timeout")
-        return result
-
-    def _finish(
-        self,
-        attempt: Attempt,
-        outcome: Outcome,
-        *,
-        status: str,
-        ended: float | None = None,
-        platform_error: bool = False,
-        error_type: str | None = None,
-        overhead_ms: float = 0.0,
-    ) -> InvocationResult:
-        """END and REPORT, and the result. Duration runs to the end of the invoke phase: for an extension
-        that works after the response, that includes `overhead_ms` (PostRuntimeExtensionsDuration)."""
-        duration_ms = ((ended or time.perf_counter()) - attempt.begun) * 1000
-        init_ms = attempt.init_ms
-        self._output_flush()
-        self._extensions.flush()
-        request_id = outcome.request_id
-        peak = self._sandbox.peak_memory_bytes() if self._sandbox is not None else 0
-        used_mb = min(text.memory_used_mb(peak), self.config.memory_mb) if peak else 0
-        billed = text.billed_ms(duration_ms, init_ms if attempt.init_billed else None)
-        self._log(
-            self._format.end(
-                request_id, status=status, duration_ms=duration_ms, produced_bytes=len(outcome.payload)
-            )
-        )
-        figures = text.ReportFigures(
-            duration_ms=duration_ms,
-            billed_duration_ms=billed,
-            memory_mb=self.config.memory_mb,
-            max_memory_used_mb=used_mb,
-            init_ms=init_ms,
-            status=status,
-            platform_error=platform_error,
-            error_type=(error_type or outcome.error_type) if platform_error else None,
-        )
-        self._log(self._format.report(request_id, figures))
-        reported_error = (error_type or outcome.error_type) if status != "success" else None
-        self._platform_record(records.report, request_id, status, figures, attempt.trace_id, reported_error)
-        return InvocationResult(
-            request_id=request_id,
-            payload=outcome.payload,
-            content_type=outcome.content_type,
-            status=status,
-            function_error=outcome.function_error,
-            error_type=outcome.error_type if error_type is None else error_type,
-            cold=attempt.cold,
-            duration_ms=duration_ms,
-            billed_duration_ms=billed,
-            init_duration_ms=init_ms,
-            memory_size_mb=self.config.memory_mb,
-            max_memory_used_mb=used_mb,
-            log_lines=self._tail.lines(),
-            dropped_log_lines=self._tail.dropped,
-            phases=attempt.phases,
-            streamed=outcome.streamed,
-            fidelity=dict(self._fidelity_dict),
-            extensions_overhead_ms=overhead_ms,
-            emf=tuple(self._emf),
         )

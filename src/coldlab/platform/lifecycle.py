@@ -16,9 +16,11 @@ from typing import Any
 from coldlab.config import FunctionConfig
 from coldlab.logs import LogFormat, text
 from coldlab.platform import records
+from coldlab.platform.attempt import InitResult, RegistrationFailed
 from coldlab.platform.code import CodePackage
 from coldlab.platform.emf import EmfRecord, scan_emf
 from coldlab.platform.envvars import lambda_environment
+from coldlab.platform.event_queue import Event, EventQueue, Exited
 from coldlab.platform.extensions import (
     ExtensionExited,
     ExtensionProcesses,
@@ -43,54 +45,6 @@ from coldlab.sandbox import Host, Limits, PreparedSandbox, Sandbox
 _CREDENTIAL_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
-@dataclass(frozen=True)
-class Exited:
-    returncode: int
-
-
-Event = PlatformEffect | Exited | ExtensionExited
-
-
-class EventQueue(asyncio.Queue[Event]):
-    """The environment's platform events, with a timed wait that costs no task.
-
-    `asyncio.wait_for(queue.get(), t)` wraps the get in a Task on Python 3.11 (a task, a waiter and a loop
-    hop per event, three or more events per invoke); `next_before` waits on one future and one timer."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._waiter: asyncio.Future[None] | None = None
-
-    def _put(self, item: Event) -> None:  # the hook asyncio.Queue's own subclasses override
-        super()._put(item)
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def next_before(self, deadline: float) -> Event | None:
-        """The next event, or None when the perf_counter `deadline` passes first."""
-        if self.empty():
-            remaining = deadline - time.perf_counter()
-            if remaining <= 0:
-                return None
-            loop = asyncio.get_running_loop()
-            waiter = self._waiter = loop.create_future()
-            timer = loop.call_later(remaining, _expire, waiter)
-            try:
-                await waiter
-            finally:
-                timer.cancel()
-                self._waiter = None
-            if self.empty():
-                return None
-        return self.get_nowait()
-
-
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
-
-
 @dataclass
 class PreparedRuntime:
     """A prepared sandbox, the pipe its output goes to, and the Runtime API endpoint only it may call."""
@@ -109,42 +63,6 @@ class PreparedRuntime:
         self.sandbox.discard()
         self.output.close()
         self.server.drop_endpoint(self.endpoint)
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One invocation in flight: its id, when its invoke phase began and must end, and what init it carried.
-
-    `deadline` (monotonic) and `deadline_ms` (the runtime's Lambda-Runtime-Deadline-Ms) are one instant: a
-    suppressed re-init runs inside the same budget, so the runtime is never told it has time coldlab will
-    not give it.
-    """
-
-    request_id: str
-    begun: float
-    deadline: float
-    deadline_ms: int
-    init_ms: float | None
-    init_billed: bool
-    cold: bool
-    phases: ColdStartPhases | None
-    trace_id: str = ""
-
-
-class RegistrationFailed(Exception):  # noqa: N818 - a control-flow signal inside _spawn, never raised out
-    def __init__(self, result: InitResult) -> None:
-        super().__init__(result.error_type)
-        self.result = result
-
-
-@dataclass(frozen=True)
-class InitResult:
-    duration_ms: float
-    phases: ColdStartPhases
-    status: str  # "success" | "error" | "timeout"
-    error_type: str | None = None
-    payload: bytes = b""
-    exit_reason: str | None = None
 
 
 class SandboxLifecycle:
