@@ -20,13 +20,13 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from coldlab import scratch
 from coldlab.config import FunctionConfig
 from coldlab.errors import InvalidParameterValue, LambdaApiError, ResourceNotFound, UsageError
 from coldlab.platform.code import CodePackage, load_code
+from coldlab.platform.config_members import config_with_members, log_format_member, required_member
 from coldlab.platform.delivery import Delivery
 from coldlab.platform.emf_totals import EmfTotals
 from coldlab.platform.environment import Environment
@@ -279,9 +279,9 @@ class LambdaService:
     # --- control plane ----------------------------------------------------------------------------------
 
     async def create_function(self, body: Mapping[str, Any]) -> Function:
-        name = _required(body, "FunctionName", str)
-        _required(body, "Role", str)
-        code_spec = _required(body, "Code", dict)
+        name = required_member(body, "FunctionName", str)
+        required_member(body, "Role", str)
+        code_spec = required_member(body, "Code", dict)
         runtime = body.get("Runtime", "provided.al2023")
         if runtime == "go1.x":
             raise InvalidParameterValue(
@@ -295,7 +295,7 @@ class LambdaService:
         self.registry.check_free(name)
         layers = await asyncio.to_thread(self.layers.load_requested, body) if "Layers" in body else ()
         code = await asyncio.to_thread(self._upload, code_spec.get("ZipFile"))
-        config = _config(FunctionConfig.create(code.root, function_name=name), body)
+        config = config_with_members(FunctionConfig.create(code.root, function_name=name), body)
         version = Version(
             LATEST,
             config,
@@ -303,7 +303,7 @@ class LambdaService:
             description=str(body.get("Description", "")),
             runtime=runtime,
             role=str(body["Role"]),
-            log_format=_log_format(body, "text"),
+            log_format=log_format_member(body, "text"),
             layers=layers,
         )
         function = self.registry.add(version)
@@ -330,10 +330,10 @@ class LambdaService:
         self.registry.begin_update(function)
         try:
             latest = function.latest
-            config = _config(latest.config, body)
+            config = config_with_members(latest.config, body)
             changes: dict[str, object] = {
                 "config": config,
-                "log_format": _log_format(body, latest.log_format),
+                "log_format": log_format_member(body, latest.log_format),
             }
             for key, attr in (("Description", "description"), ("Role", "role"), ("Runtime", "runtime")):
                 if key in body:
@@ -413,46 +413,3 @@ class LambdaService:
 def _keeps(slot: Slot, latest: Version) -> bool:
     """Published versions and provisioned environments survive a change of `$LATEST`."""
     return slot.version.version != LATEST or slot.version.key == latest.key
-
-
-def _required(body: Mapping[str, Any], key: str, kind: type) -> Any:
-    value = body.get(key)
-    if not isinstance(value, kind):
-        raise InvalidParameterValue(
-            f"1 validation error detected: Value null at '{key[0].lower()}{key[1:]}' "
-            "failed to satisfy constraint: Member must not be null"
-        )
-    return value
-
-
-def _log_format(body: Mapping[str, Any], default: str) -> str:
-    logging = body.get("LoggingConfig")
-    if isinstance(logging, dict) and "LogFormat" in logging:
-        value = str(logging["LogFormat"])
-        if value not in ("Text", "JSON"):
-            raise InvalidParameterValue(
-                f"1 validation error detected: Value '{value}' at 'loggingConfig.logFormat' failed to "
-                "satisfy constraint: Member must satisfy enum value set: [Text, JSON]"
-            )
-        return value.lower()
-    return default
-
-
-def _config(config: FunctionConfig, body: Mapping[str, Any]) -> FunctionConfig:
-    """The FunctionConfig with the request's members applied; a bad value is a 400 naming it."""
-    changes: dict[str, object] = {}
-    for key, attr in (("MemorySize", "memory_mb"), ("Timeout", "timeout_s"), ("Handler", "handler")):
-        if key in body:
-            changes[attr] = body[key]
-    if isinstance(body.get("Environment"), dict):
-        changes["environment"] = dict(body["Environment"].get("Variables") or {})
-    if isinstance(body.get("EphemeralStorage"), dict):
-        changes["ephemeral_storage_mb"] = body["EphemeralStorage"].get("Size")
-    if isinstance(body.get("Architectures"), list) and body["Architectures"]:
-        changes["architecture"] = body["Architectures"][0]
-    try:
-        if "environment" in changes:
-            changes["environment"] = MappingProxyType(dict(changes["environment"]))  # type: ignore[call-overload]
-        return config.with_changes(**changes)
-    except UsageError as exc:
-        raise InvalidParameterValue(str(exc)) from exc
