@@ -20,8 +20,6 @@ from urllib.parse import unquote, urlparse
 from coldlab.errors import InvalidParameterValue
 from coldlab.store.records import iso
 
-CONDITIONS = ("Success", "RetriesExhausted", "EventAgeExceeded")
-
 
 @dataclass(frozen=True)
 class Destination:

@@ -239,11 +239,6 @@ class Registry:
             )
         function.updating = True
 
-    def fail_update(self, function: Function, reason: str) -> None:
-        function.updating = False
-        function.last_update = "Failed"
-        function.last_update_reason = reason
-
     def replace_latest(self, function: Function, **changes: object) -> Version:
         """A changed `$LATEST`: a new generation, so its old environments drain."""
         latest = replace(

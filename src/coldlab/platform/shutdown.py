@@ -26,7 +26,6 @@ from coldlab.runtime.extensions import SHUTDOWN, ExtEffect, ExtensionsCore
 from coldlab.sandbox import Sandbox, send_signal
 from coldlab.sandbox.host import Child
 
-REASONS = ("spindown", "timeout", "failure")  # RIE's lowercase spelling (reference §7.1)
 TELEMETRY_FLUSH_S = 0.2  # of the extensions' share: the runtime's last lines reach subscribers first
 
 

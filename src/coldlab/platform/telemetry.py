@@ -105,10 +105,6 @@ class TelemetryHub:
     def dropped_records(self) -> int:
         return sum(sink.buffer.total_dropped_records for sink in self._sinks)
 
-    @property
-    def delivered_records(self) -> int:
-        return sum(sink.delivered for sink in self._sinks)
-
     def subscribe(self, subscription: Subscription) -> None:
         """A new (or renewed: it replaces the extension's old one) subscription, given the init backlog."""
         for sink in [s for s in self._sinks if s.subscription.extension == subscription.extension]:

@@ -160,9 +160,6 @@ class ExtensionsCore:
         """Init is over (the runtime's first `/next`): later registrations get RegistrationClosed."""
         self.registration_open = False
 
-    def id_known(self, ext_id: str | None) -> bool:
-        return ext_id is not None and ext_id in self._by_id
-
     # --- requests ---------------------------------------------------------------------------------------
 
     def register(  # noqa: PLR0911 - one return per RIE refusal, in RIE's order

@@ -132,11 +132,6 @@ def record(time: str, kind: str, body: Any) -> str:
     return json.dumps({"time": time, "type": kind, "record": body}, separators=(",", ":"))
 
 
-def record_type(line: str) -> str:
-    """The `type` of a serialised record (records are ours, so the prefix is fixed)."""
-    return json.loads(line)["type"]  # type: ignore[no-any-return]
-
-
 def type_family(kind: str) -> str:
     """ "platform" for platform.*, else the type itself (function, extension)."""
     return "platform" if kind.startswith("platform.") else kind

@@ -15,7 +15,14 @@ from typing import Any
 
 from coldlab.config import FunctionConfig
 from coldlab.errors import UsageError
-from coldlab.platform.spec import FunctionSpec, FunctionUrlSpec, RouteSpec
+from coldlab.platform.spec import (
+    ROUTE_APIS,
+    URL_AUTH_TYPES,
+    URL_INVOKE_MODES,
+    FunctionSpec,
+    FunctionUrlSpec,
+    RouteSpec,
+)
 from coldlab.template.codeuri import CodeRequest, prepare_code
 from coldlab.template.gobuild import GoSourceBuilder
 from coldlab.template.intrinsics import Resolver
@@ -250,9 +257,9 @@ def _function_url(props: _Props) -> FunctionUrlSpec | None:
     where = props.place("FunctionUrlConfig")
     auth = config.get("AuthType") if isinstance(config, dict) else None
     mode = config.get("InvokeMode", "BUFFERED") if isinstance(config, dict) else None
-    if auth not in ("NONE", "AWS_IAM"):
+    if auth not in URL_AUTH_TYPES:
         raise where.error(f"FunctionUrlConfig.AuthType {auth!r} is not NONE or AWS_IAM", "set AuthType: NONE")
-    if mode not in ("BUFFERED", "RESPONSE_STREAM"):
+    if mode not in URL_INVOKE_MODES:
         raise where.error(
             f"FunctionUrlConfig.InvokeMode {mode!r} is unknown", "use BUFFERED or RESPONSE_STREAM"
         )
@@ -282,7 +289,7 @@ def _routes(props: _Props, warnings: list[str]) -> tuple[RouteSpec, ...]:
     for name, event in events.items():
         place = where.at(events, name) if isinstance(events, LocMap) else where
         kind = event.get("Type") if isinstance(event, dict) else None
-        if kind not in ("HttpApi", "Api"):
+        if kind not in ROUTE_APIS:
             warnings.append(
                 place.warning(f"event type {kind} is not served locally (only HttpApi and Api are)")
             )

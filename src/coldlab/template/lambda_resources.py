@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from coldlab.platform.spec import FunctionSpec, FunctionUrlSpec
+from coldlab.platform.spec import URL_AUTH_TYPES, URL_INVOKE_MODES, FunctionSpec, FunctionUrlSpec
 from coldlab.template.intrinsics import Resolver
 from coldlab.template.nodes import LocMap, Where
 
@@ -103,11 +103,11 @@ def _with_url(
 ) -> FunctionSpec:
     auth = resolver.resolve(properties.get("AuthType"), where.at(properties, "AuthType"))
     mode = resolver.resolve(properties.get("InvokeMode", "BUFFERED"), where.at(properties, "InvokeMode"))
-    if auth not in ("NONE", "AWS_IAM"):
+    if auth not in URL_AUTH_TYPES:
         raise where.at(properties, "AuthType").error(
             f"AuthType {auth!r} is not NONE or AWS_IAM", "set AuthType"
         )
-    if mode not in ("BUFFERED", "RESPONSE_STREAM"):
+    if mode not in URL_INVOKE_MODES:
         raise where.at(properties, "InvokeMode").error(f"InvokeMode {mode!r} is unknown", "use BUFFERED")
     if spec.function_url is not None:
         warnings.append(where.warning(f"{spec.name} already has a function URL; this one is not served"))
