@@ -81,8 +81,8 @@ class NoFreeze:
     def fidelity(self, limits: Limits) -> Any:
         return self.inner.fidelity(limits)
 
-    async def prepare(self, *args: Any) -> Any:
-        prepared = await self.inner.prepare(*args)
+    async def prepare(self, *args: Any, **kwargs: Any) -> Any:
+        prepared = await self.inner.prepare(*args, **kwargs)
         prepared.sandbox.freeze = lambda: None  # type: ignore[attr-defined]
         prepared.sandbox.thaw = lambda: None  # type: ignore[attr-defined]
         return prepared

@@ -17,9 +17,8 @@ from aiohttp import web
 
 from coldlab.errors import InvalidParameterValue, InvalidRequestContent, RequestTooLarge
 from coldlab.gateway.wire import Handler
-from coldlab.platform.registry import Target
 from coldlab.platform.result import InvocationResult
-from coldlab.platform.service import LambdaService
+from coldlab.platform.service import LambdaService, cut_off
 from coldlab.runtime.model import Outcome
 
 SYNC_MAX_BYTES = 6 * 1024 * 1024  # 6291456
@@ -131,25 +130,24 @@ async def _first_answer(
         if not answered.done():
             answered.set_result(outcome)
 
-    def on_done(task: asyncio.Task[tuple[Target, InvocationResult]]) -> None:
-        if task.cancelled():
-            answered.cancel()
+    def on_done(run: asyncio.Task[InvocationResult]) -> None:
+        if run.cancelled():
+            if not answered.done():
+                answered.set_exception(cut_off())
             return
-        error = task.exception()  # retrieved here, answered or not: never "never retrieved"
+        error = run.exception()  # retrieved here, answered or not: never "never retrieved"
         if answered.done():
             return
         if error is not None:
             answered.set_exception(error)
         else:
-            answered.set_result(task.result()[1])
+            answered.set_result(run.result())
 
-    run = asyncio.ensure_future(
-        service.invoke(
-            name, payload, qualifier=qualifier, client_context=client_context, on_response=on_response
-        )
+    _, run = service.start_invoke(
+        name, payload, qualifier=qualifier, client_context=client_context, on_response=on_response
     )
-    run.add_done_callback(on_done)  # the invoke finishes on its own; its errors are the log's
-    return await answered  # cancelled with the handler: the invoke goes on (the pool's task)
+    run.add_done_callback(on_done)  # the invoke finishes in the pool's task; its errors are the log's
+    return await answered  # cancelled with the handler: the invoke goes on
 
 
 def _answer(

@@ -116,12 +116,14 @@ class Environment(InvocationEnding):
         self._last_init_error: str | None = None
         self._tail = LogTail()
         self._lock = asyncio.Lock()
+        self._queued = 0  # invokes waiting for the lock
         self._busy = False
         self._on_response: Callable[[Outcome], None] | None = None
         self._answer_now: Callable[[Outcome], None] | None = None  # on_response while _run waits
         self._answer_by = 0.0  # ... and the invoke's deadline while one runs (a later answer is dropped)
         self._closed = False
         self.freezes = 0  # how many times the sandbox was frozen (benchmarks count them)
+        self._frozen = False
         # prepare_sandbox=False makes every sandbox on the invoke's path instead (see spare.py)
         self._spare: Spare[PreparedRuntime] = Spare(self._prepare, enabled=prepare_sandbox)
         self._log_stream = log_stream_name(config.version)
@@ -224,7 +226,12 @@ class Environment(InvocationEnding):
         the extensions are back on `next` and the environment is frozen: a front door can answer its
         caller there, as Lambda does. The result (with END and REPORT) comes when the invoke is complete.
         """
-        async with self._lock:
+        self._queued += 1  # while the invoke before this one finishes, it knows not to freeze
+        try:
+            await self._lock.acquire()
+        finally:
+            self._queued -= 1
+        try:
             self._busy = True
             self._on_response = on_response
             try:
@@ -234,6 +241,8 @@ class Environment(InvocationEnding):
                 self._on_response = None
                 if self._sandbox is None and not self._closed:  # reset (crash, timeout, failed init)
                     self._spare.refill()
+        finally:
+            self._lock.release()
 
     async def _invoke(
         self, payload: bytes, request_id: str | None, client_context: str | None, cognito_identity: str | None
@@ -243,6 +252,7 @@ class Environment(InvocationEnding):
         accepted = time.perf_counter()
         if self._sandbox is not None and self._sandbox.process.returncode is not None:
             await self._destroy()  # died while frozen (e.g. killed for memory): re-init inside this invoke
+        self._thaw()  # first: the runtime's threads wake on the other core while the invocation is made
         cold = self._sandbox is None
         init_ms, phases = await self._init_phase(accepted) if cold else (None, None)
         init_billed = True
@@ -263,19 +273,18 @@ class Environment(InvocationEnding):
             phases,
             f"Root=1-{int(wall):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=0",
         )
-        self._log(self._format.start(attempt.request_id))
-        self._platform_record(records.start, attempt.request_id, self.config.version, attempt.trace_id)
-        if self._sandbox is None:
+        log_start = self._sandbox is not None  # START follows the hand-over, or comes before a re-init
+        if not log_start:
+            self._log_start(attempt)
             failed = await self._suppressed_init(attempt)
             if failed is not None:
                 return failed
-        else:
-            assert self._sandbox is not None
-            self._sandbox.thaw()
-            if self._hub is not None:
-                self._hub.resume()
         invocation = self._invocation(attempt, payload, client_context, cognito_identity)
-        return await self._run(attempt, invocation)
+        return await self._run(attempt, invocation, log_start=log_start)
+
+    def _log_start(self, attempt: Attempt) -> None:
+        self._log(self._format.start(attempt.request_id))
+        self._platform_record(records.start, attempt.request_id, self.config.version, attempt.trace_id)
 
     async def _init_phase(self, accepted: float) -> tuple[float | None, ColdStartPhases | None]:
         """The first init of this environment (INIT_START, capped at 10 s). Failure leaves no sandbox."""
@@ -332,17 +341,21 @@ class Environment(InvocationEnding):
                 answer(effect.outcome)
         super()._on_effect(effect)
 
-    async def _run(self, attempt: Attempt, invocation: Invocation) -> InvocationResult:
+    async def _run(self, attempt: Attempt, invocation: Invocation, *, log_start: bool) -> InvocationResult:
         """Hand the event to the runtime and the INVOKE-subscribed extensions, and wait until the runtime has
         answered and it and every extension are back on `next` (or a failure, or the deadline)."""
         self._answer_now, self._answer_by = self._on_response, attempt.deadline
         try:
-            return await self._run_until_done(attempt, invocation)
+            return await self._run_until_done(attempt, invocation, log_start)
         finally:
             self._answer_now, self._answer_by = None, 0.0
 
-    async def _run_until_done(self, attempt: Attempt, invocation: Invocation) -> InvocationResult:
+    async def _run_until_done(
+        self, attempt: Attempt, invocation: Invocation, log_start: bool
+    ) -> InvocationResult:
         self._server.submit(invocation)
+        if log_start:  # after the hand-over, still before any line the function writes is read
+            self._log_start(attempt)
         extensions = self._server.extensions
         event_for_extensions = invoke_event(
             attempt.request_id, attempt.deadline_ms, invocation.function_arn, invocation.trace_id
@@ -375,8 +388,15 @@ class Environment(InvocationEnding):
                 return result
 
     async def _freeze_idle(self) -> None:
+        """Freeze unless the next invocation is already waiting for this environment (it runs at once, as
+        Lambda hands a queued event to a runtime that is back on `/next`)."""
+        if self._queued:
+            return
         if self._hub is not None:
             await self._hub.pause()
+            if self._queued:  # came while the telemetry deliveries settled
+                self._hub.resume()
+                return
         self._freeze()
 
     def _invocation(

@@ -73,6 +73,7 @@ class SandboxLifecycle:
     id: str
     limits: Limits
     freezes: int
+    _frozen: bool  # the current sandbox is frozen (by this environment)
     runtime_api: str
     last_shutdown: ShutdownReport | None
     _log_sink: Callable[[str], None] | None
@@ -216,6 +217,7 @@ class SandboxLifecycle:
             raise
         prepared.output.close_write_end()
         self._sandbox, self._output = sandbox, prepared.output
+        self._frozen = False
         events = self._events
 
         async def watch_exit() -> None:
@@ -228,7 +230,16 @@ class SandboxLifecycle:
         """The runtime waits on `/next` with nothing queued: freeze it now, as Lambda does."""
         if self._sandbox is not None:
             self._sandbox.freeze()
+            self._frozen = True
             self.freezes += 1
+
+    def _thaw(self) -> None:
+        """Before an invoke: thaw what was frozen (one queued behind the last invoke finds it running)."""
+        if self._frozen and self._sandbox is not None:
+            self._sandbox.thaw()
+            self._frozen = False
+            if self._hub is not None:
+                self._hub.resume()
 
     async def _await_registration(self, started: float, deadline: float) -> InitResult | None:
         """Wait until every external extension has registered (Lambda starts the runtime only then)."""

@@ -9,7 +9,12 @@ Rules (serve §2.4, §2.6, §4; lambda-contract §5):
 - a function's concurrency is its on-demand requests in flight plus its provisioned environments; reserved
   concurrency R caps it at R (429 ReservedFunctionConcurrentInvocationLimitExceeded); functions without a
   reservation share what the reservations leave of the account limit (429 ConcurrentInvocationLimitExceeded);
-- provisioned environments of a qualifier serve its invokes first; the rest spill over to on-demand ones.
+- provisioned environments of a qualifier serve its invokes first; the rest spill over to on-demand ones;
+- an environment whose runtime has answered but is not yet back on `/next` is **claimed** by the next invoke
+  when none is idle, rather than starting another (its request no longer counts against concurrency): the
+  invoke is queued on it and runs as soon as the runtime asks for it, unfrozen. On Lambda the caller's
+  network round trip is far longer than that moment; on loopback a caller can come back inside it, and
+  sequential invokes must still find one warm environment.
 """
 
 from __future__ import annotations
@@ -83,6 +88,8 @@ class Slot:
     keep_alive_s: float = 0.0
     idle_since: float = 0.0
     reclaim: asyncio.TimerHandle | None = None
+    finishing: bool = False  # answered, not yet released, claimable by the next invoke
+    claimed: bool = False  # the next invoke is queued on it: it stays busy at release
 
     def describe(self) -> str:
         """The state the status page shows: initializing, busy, idle-frozen (or new, closed)."""
@@ -124,6 +131,8 @@ class Pool:
         self._slots: dict[str, list[Slot]] = {}  # by function name
         self._idle: dict[tuple[str, str, int], list[Slot]] = {}  # on-demand, by version key; top = newest
         self._pc_idle: dict[tuple[str, str], list[Slot]] = {}  # provisioned, by (function, qualifier)
+        self._finishing: dict[tuple[str, str, int], list[Slot]] = {}  # answered on-demand ones, by version
+        self._pc_finishing: dict[tuple[str, str], list[Slot]] = {}  # answered provisioned ones
         self._reserved: dict[str, int] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._inflight: Counter[str] = Counter()  # on-demand requests in flight, by function
@@ -166,23 +175,35 @@ class Pool:
     ) -> InvocationResult:
         """Run one invoke on a provisioned, idle or new environment, or raise TooManyRequests.
 
-        The invoke runs in a task of its own: a caller that goes away (a client disconnect) does not stop
-        it, and the environment comes back to the pool when the function answers, as on Lambda.
-        `on_response` gets the runtime's answer as soon as it is posted (see Environment.invoke).
+        The invoke runs in a task of its own (see `start`): a caller that goes away (a client disconnect)
+        does not stop it, and the environment comes back to the pool when the function answers, as on
+        Lambda. `on_response` gets the runtime's answer as soon as it is posted (see Environment.invoke).
         """
+        return await asyncio.shield(self.start(target, payload, request_id, client_context, on_response))
+
+    def start(
+        self,
+        target: Target,
+        payload: bytes,
+        request_id: str | None = None,
+        client_context: str | None = None,
+        on_response: Callable[[Outcome], None] | None = None,
+    ) -> asyncio.Task[InvocationResult]:
+        """Take an environment now (or raise TooManyRequests) and run the invoke in a task of its own."""
         slot, on_demand = self._acquire(target)
-        run = self._run(slot, on_demand, payload, request_id, client_context, on_response)
-        task = asyncio.ensure_future(run)
+        task = asyncio.ensure_future(
+            self._run(slot, on_demand, payload, request_id, client_context, on_response)
+        )
         self._running.add(task)
         task.add_done_callback(self._running.discard)
-        return await asyncio.shield(task)
+        return task
 
     def _acquire(self, target: Target) -> tuple[Slot, bool]:
         name = target.name
         counts = self.count(name)
         pc_stack = self._pc_idle.get((name, target.qualifier))
-        if pc_stack:
-            slot = pc_stack.pop()
+        if pc_stack or self._pc_finishing.get((name, target.qualifier)):
+            slot = pc_stack.pop() if pc_stack else self._claim(self._pc_finishing[(name, target.qualifier)])
             self._take(slot)
             counts.invokes += 1
             return slot, False
@@ -190,9 +211,12 @@ class Pool:
             counts.spillovers += 1
         self._check_concurrency(name, counts)
         stack = self._idle.get(target.version.key)
+        finishing = self._finishing.get(target.version.key)
         if stack:
             slot = stack.pop()
             self._take(slot)
+        elif finishing:
+            slot = self._claim(finishing)
         else:
             bucket = self._buckets.setdefault(name, TokenBucket(clock=self._clock))
             if not bucket.take():
@@ -224,6 +248,30 @@ class Pool:
         self._on_event(PoolEvent("throttle", name, "", "", reason))
         return TooManyRequests(reason)
 
+    def _claim(self, finishing: list[Slot]) -> Slot:
+        slot = finishing.pop()
+        slot.finishing, slot.claimed = False, True
+        return slot
+
+    def _answered(self, slot: Slot) -> None:
+        """The runtime answered: claimable until it is released (unless it is being retired)."""
+        if slot.retired or slot.claimed:
+            return
+        slot.finishing = True
+        if slot.provisioned_for is not None:
+            key = (slot.version.config.function_name, slot.provisioned_for)
+            self._pc_finishing.setdefault(key, []).append(slot)
+        else:
+            self._finishing.setdefault(slot.version.key, []).append(slot)
+
+    def _unfinish(self, slot: Slot) -> None:
+        if slot.finishing:
+            slot.finishing = False
+            for lists in (self._finishing, self._pc_finishing):
+                for finishing in lists.values():
+                    if slot in finishing:
+                        finishing.remove(slot)
+
     def _take(self, slot: Slot) -> None:
         slot.busy = True
         if slot.reclaim is not None:
@@ -239,23 +287,39 @@ class Pool:
         client_context: str | None,
         on_response: Callable[[Outcome], None] | None,
     ) -> InvocationResult:
+        counted = on_demand  # this request holds one unit of the function's concurrency until it answers
+        name = slot.version.config.function_name
+
+        def answered(outcome: Outcome) -> None:
+            nonlocal counted
+            if counted:
+                self._inflight[name] -= 1
+                counted = False
+            self._answered(slot)
+            if on_response is not None:
+                on_response(outcome)
+
         try:
             if not slot.started:
                 slot.started = True
                 await slot.env.start()
             slot.invokes += 1
             return await slot.env.invoke(
-                payload, request_id=request_id, client_context=client_context, on_response=on_response
+                payload, request_id=request_id, client_context=client_context, on_response=answered
             )
         except BaseException:
             slot.retired = True  # it failed in a way the environment did not handle: never reuse it
             raise
         finally:
-            if on_demand:
-                self._inflight[slot.version.config.function_name] -= 1
+            if counted:
+                self._inflight[name] -= 1
             self._release(slot)
 
     def _release(self, slot: Slot) -> None:
+        self._unfinish(slot)
+        if slot.claimed:  # the next invoke is queued on this environment: it stays busy for it
+            slot.claimed = False
+            return
         slot.busy = False
         if slot.retired:
             self._discard(slot)
@@ -281,6 +345,7 @@ class Pool:
     def _discard(self, slot: Slot) -> None:
         """Take the slot out of every list and close its environment in the background."""
         name = slot.version.config.function_name
+        self._unfinish(slot)
         if slot.reclaim is not None:
             slot.reclaim.cancel()
             slot.reclaim = None
@@ -315,6 +380,7 @@ class Pool:
                 continue
             drained += 1
             slot.retired = True
+            self._unfinish(slot)  # no new invoke may claim it
             if not slot.busy:
                 self._discard(slot)
         if drained:

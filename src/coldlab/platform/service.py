@@ -65,6 +65,11 @@ class ServiceStopping(LambdaApiError):  # noqa: N818 (named after the AWS error 
         return {"Type": "Service", "Message": self.message}
 
 
+def cut_off() -> ServiceStopping:
+    """What a synchronous caller gets when the server stops its environment mid-invoke."""
+    return ServiceStopping("coldlab serve shut down before the invoke finished (its environment was stopped)")
+
+
 class LambdaService:
     """Functions, versions, aliases and their environments, for `coldlab serve`."""
 
@@ -213,26 +218,46 @@ class LambdaService:
         request_id: str | None = None,
         on_response: Callable[[Outcome], None] | None = None,
     ) -> tuple[Target, InvocationResult]:
+        target, run = self.start_invoke(
+            ref, payload, qualifier=qualifier, client_context=client_context, request_id=request_id,
+            on_response=on_response,
+        )  # fmt: skip
+        return target, await self.finished(run)
+
+    def start_invoke(
+        self,
+        ref: str,
+        payload: bytes,
+        *,
+        qualifier: str | None = None,
+        client_context: str | None = None,
+        request_id: str | None = None,
+        on_response: Callable[[Outcome], None] | None = None,
+    ) -> tuple[Target, asyncio.Task[InvocationResult]]:
+        """Resolve the function, take an environment (or raise) and start the invoke in the pool's task; a
+        front door that answers at `on_response` waits on nothing else (no task of its own per invoke)."""
         if self._closing:
             raise ServiceStopping("coldlab serve is shutting down")
         target = self.registry.resolve(ref, qualifier)
+        run = self.pool.start(target, payload, request_id, client_context, on_response)
         self._inflight += 1
+        run.add_done_callback(lambda task: self._invoke_done(target, task))
+        return target, run
+
+    def _invoke_done(self, target: Target, run: asyncio.Task[InvocationResult]) -> None:
+        self._inflight -= 1
+        if not run.cancelled() and run.exception() is None and run.result().emf:
+            self.emf.add(target.name, run.result().emf)
+
+    async def finished(self, run: asyncio.Task[InvocationResult]) -> InvocationResult:
+        """The result of a started invoke; the invoke goes on if the caller is cancelled."""
         try:
-            result = await self.pool.invoke(
-                target, payload, client_context=client_context, request_id=request_id, on_response=on_response
-            )
+            return await asyncio.shield(run)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if self._closing and task is not None and not task.cancelling():  # the pool cut it off
-                raise ServiceStopping(
-                    "coldlab serve shut down before the invoke finished (its environment was stopped)"
-                ) from None
+                raise cut_off() from None
             raise
-        finally:
-            self._inflight -= 1
-        if result.emf:
-            self.emf.add(target.name, result.emf)
-        return target, result
 
     async def invoke_function(self, ref: str, payload: bytes) -> InvocationResult:
         """The shape function URLs call: a name (optionally `name:qualifier`) and the event."""

@@ -288,7 +288,7 @@ class RuntimeApiServer:
             content_type=request.headers.get("Content-Type", "application/json"),
             response_mode=request.headers.get(_MODE_HEADER),
         )
-        return self._reply_for(token, effects)
+        return await self._reply_after_answer(token, effects)
 
     async def _error(self, request: web.Request) -> web.StreamResponse:
         if not self._current(request):
@@ -298,7 +298,7 @@ class RuntimeApiServer:
         effects = self.core.error_posted(
             token, request.match_info["request_id"], body, request.headers.get(_ERROR_TYPE_HEADER)
         )
-        return self._reply_for(token, effects)
+        return await self._reply_after_answer(token, effects)
 
     async def _init_error(self, request: web.Request) -> web.StreamResponse:
         if not self._current(request):
@@ -385,6 +385,16 @@ class RuntimeApiServer:
 
     async def _ping(self, request: web.Request) -> web.StreamResponse:
         return web.Response(text="pong")
+
+    async def _reply_after_answer(
+        self, token: int, effects: Sequence[Effect | ExtEffect]
+    ) -> web.StreamResponse:
+        """The runtime's 202, one loop turn after its answer went to the platform: a caller waiting on that
+        answer (a front door) is woken first and writes its reply before this one."""
+        reply = self._reply_for(token, effects)
+        if any(type(effect) is Resolved for effect in effects):
+            await asyncio.sleep(0)
+        return reply
 
     def _reply_for(self, token: int, effects: Sequence[Effect | ExtEffect]) -> web.StreamResponse:
         replies: dict[int, web.StreamResponse] = {}

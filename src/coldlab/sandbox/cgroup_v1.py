@@ -39,6 +39,10 @@ FREEZE_TIMEOUT_S = 5.0
 OOM_POLL_S = 0.05
 KILL_FREEZE_TIMEOUT_S = 0.5
 MB = 1024 * 1024
+# An empty cgroup kept FROZEN while the host lives. Since Linux 6.1 the v1 freezer flips a static key
+# (kernel text patched on every CPU) whenever the number of freezing cgroups goes 0 <-> 1: with one cgroup
+# always frozen, a freeze or thaw costs ~7 us instead of ~120 us (measured on this project's 6.18 VM).
+ANCHOR = "frozen-anchor"
 
 
 def _wait_state(fd: int, wanted: bytes, timeout_s: float = FREEZE_TIMEOUT_S) -> None:
@@ -240,6 +244,7 @@ class CgroupV1Host(PreparingHost[CgroupV1Sandbox]):
         self.user = function_user(isolate)
         self._live: set[CgroupV1Sandbox] = set()
         self._pending: set[Path] = set()  # env dirs whose rmdir waited on dying tasks
+        self.anchored = False  # whether this run's frozen anchor cgroup is in place (see ANCHOR)
         # Runs at interpreter exit too (weakref.finalize's atexit), so a normal exit or Ctrl-C leaves nothing.
         weakref.finalize(self, _cleanup_run, dict(self.parents), self.run, self._live, self._pending)
 
@@ -279,7 +284,19 @@ class CgroupV1Host(PreparingHost[CgroupV1Sandbox]):
 
     # --- spawn ---------------------------------------------------------------------------------------------
 
+    def _hold_freezer_key(self) -> None:
+        """Freeze an empty cgroup of this run once, so later freezes and thaws never toggle the kernel's
+        freezer static key; removed with the run. Without it freezing still works, only slower."""
+        if self.anchored:
+            return
+        anchor = self.parents["freezer"] / self.run / ANCHOR
+        with contextlib.suppress(OSError, SandboxError):
+            cgroupfs.make_dirs(anchor)
+            cgroupfs.write(anchor / "freezer.state", "FROZEN")
+            self.anchored = True
+
     def _make_cgroups(self, limits: Limits) -> dict[str, Path]:
+        self._hold_freezer_key()
         env_name = cgroupfs.new_env_name()
         dirs: dict[str, Path] = {}
         for ctrl, parent in self.parents.items():
