@@ -1,4 +1,4 @@
-"""The Runtime API over HTTP: a thin aiohttp adapter around RuntimeApiCore.
+"""The Runtime API over HTTP: a thin adapter (runtime/http11.py) around RuntimeApiCore.
 
 Each request becomes one call into the core; the returned effects are carried out here (HTTP replies) or
 handed to the platform through `on_effect` (runtime ready, invocation resolved, init failed).
@@ -18,26 +18,22 @@ the runtime's, so an extension of an old sandbox is refused like its runtime.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
-import socket
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-from aiohttp import web
 
 from coldlab.errors import RuntimeApiError
 from coldlab.runtime.core import (
     Deliver,
     Effect,
     InitFailed,
-    Reply,
     Resolved,
     RuntimeApiCore,
     RuntimeReady,
 )
+from coldlab.runtime.core import Reply as CoreReply
 from coldlab.runtime.extensions import (
     EXTENSIONS_API_VERSION,
     ExtDeliver,
@@ -49,6 +45,7 @@ from coldlab.runtime.extensions import (
     ExtReply,
     FunctionFacts,
 )
+from coldlab.runtime.http11 import Answer, HttpServer, Pending, Reply, Request
 from coldlab.runtime.model import API_VERSION, MAX_RESPONSE_BYTES, Invocation
 from coldlab.runtime.telemetry import (
     LOGS_API_VERSION,
@@ -75,35 +72,31 @@ PlatformEffect = (
     | ExtensionFailed
     | Subscribed
 )
+Route = Callable[[Request], Answer]
 _EXT = f"/{EXTENSIONS_API_VERSION}/extension"
 _EXT_ID = "Lambda-Extension-Identifier"
 _EXT_ERROR_TYPE = "Lambda-Extension-Function-Error-Type"
-_BASE = f"/{API_VERSION}/runtime"
+_INVOCATION = f"/{API_VERSION}/runtime/invocation/"
 _OK = json.dumps({"status": "OK"}).encode()
+_TEXT = "text/plain; charset=utf-8"
 _ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
 _MODE_HEADER = "Lambda-Runtime-Function-Response-Mode"
 
 
-def _RESET_REPLY() -> web.Response:  # noqa: N802 - reads as a constant reply
-    body = {"errorMessage": "Internal Server Error", "errorType": "InternalServerError"}
-    return web.Response(status=500, body=json.dumps(body).encode(), content_type="application/json")
+def _json_reply(status: int, document: object) -> Reply:
+    return Reply(status, json.dumps(document).encode())
 
 
-def _stale_reply(request: web.Request) -> web.Response:
-    """For a request from a sandbox that is no longer current: refused, and its connection closed."""
-    body = {"errorMessage": "This runtime's execution environment is gone", "errorType": "InvalidRuntime"}
-    response = web.Response(status=403, body=json.dumps(body).encode(), content_type="application/json")
-    response.force_close()
-    return response
+_RESET_REPLY = _json_reply(500, {"errorMessage": "Internal Server Error", "errorType": "InternalServerError"})
+# For a request from a sandbox that is no longer current: refused, and its connection closed.
+_STALE = {"errorMessage": "This runtime's execution environment is gone", "errorType": "InvalidRuntime"}
+_STALE_REPLY = Reply(403, json.dumps(_STALE).encode(), close=True)
+_NOT_FOUND = Reply(404, b"404: Not Found", _TEXT)
+_NOT_ALLOWED = Reply(405, b"405: Method Not Allowed", _TEXT)
 
 
 def _port(address: str) -> int:
     return int(address.rpartition(":")[2])
-
-
-def _local_port(transport: asyncio.BaseTransport) -> int | None:
-    name = transport.get_extra_info("sockname")
-    return name[1] if isinstance(name, tuple) else None
 
 
 class RuntimeApiServer:
@@ -117,44 +110,31 @@ class RuntimeApiServer:
         self._facts = facts or FunctionFacts("coldlab-function", "$LATEST", "bootstrap", "123456789012")
         self.extensions = ExtensionsCore(self._facts)
         self._tokens = itertools.count(1)
-        self._parked: dict[int, asyncio.Future[web.StreamResponse]] = {}
-        self._runner: web.AppRunner | None = None
-        self._listeners: dict[int, asyncio.Server] = {}  # port -> its listening server
+        self._parked: dict[int, Pending] = {}
+        self._http: HttpServer | None = None
         self._current_port: int | None = None  # the endpoint whose requests reach the core
+        self._routes: dict[tuple[str, str], Route] = {
+            ("GET", f"{_INVOCATION}next"): self._next,
+            ("POST", f"/{API_VERSION}/runtime/init/error"): self._init_error,
+            ("GET", f"/{API_VERSION}/ping"): lambda request: Reply(200, b"pong", _TEXT),
+            ("POST", f"{_EXT}/register"): self._ext_register,
+            ("GET", f"{_EXT}/event/next"): self._ext_next,
+            ("POST", f"{_EXT}/init/error"): lambda request: self._ext_error(request, "init"),
+            ("POST", f"{_EXT}/exit/error"): lambda request: self._ext_error(request, "exit"),
+            ("PUT", f"/{TELEMETRY_API_VERSION}/telemetry"): lambda r: self._subscribe(r, "telemetry"),
+            ("PUT", f"/{LOGS_API_VERSION}/logs"): lambda r: self._subscribe(r, "logs"),
+        }  # fmt: skip
+        self._paths = {path for _, path in self._routes}
 
     async def start(self) -> None:
-        """Set the application up; endpoints are opened per sandbox with `open_endpoint`."""
-        app = web.Application(client_max_size=MAX_RESPONSE_BYTES + 1)
-        app.router.add_get(f"{_BASE}/invocation/next", self._next)
-        app.router.add_post(f"{_BASE}/invocation/{{request_id}}/response", self._response)
-        app.router.add_post(f"{_BASE}/invocation/{{request_id}}/error", self._error)
-        app.router.add_post(f"{_BASE}/init/error", self._init_error)
-        app.router.add_get(f"/{API_VERSION}/ping", self._ping)
-        app.router.add_post(f"{_EXT}/register", self._ext_register)
-        app.router.add_get(f"{_EXT}/event/next", self._ext_next)
-        app.router.add_post(f"{_EXT}/init/error", self._ext_init_error)
-        app.router.add_post(f"{_EXT}/exit/error", self._ext_exit_error)
-        app.router.add_put(f"/{TELEMETRY_API_VERSION}/telemetry", self._subscribe)
-        app.router.add_put(f"/{LOGS_API_VERSION}/logs", self._subscribe_logs)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
+        """Set the server up; endpoints are opened per sandbox with `open_endpoint`."""
+        self._http = HttpServer(self._handle, body_cap=MAX_RESPONSE_BYTES)
 
     async def open_endpoint(self) -> str:
         """Listen on a new port of 127.0.0.1 for one sandbox; `host:port` for its AWS_LAMBDA_RUNTIME_API."""
-        protocol = self._runner.server if self._runner is not None else None
-        if protocol is None:
+        if self._http is None:
             raise RuntimeApiError("the Runtime API server is not started")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            sock.bind(("127.0.0.1", 0))
-            # Our own listener for the runner's protocol (not a TCPSite), so closing it is synchronous.
-            listener = await asyncio.get_running_loop().create_server(protocol, sock=sock)
-        except OSError as exc:
-            sock.close()
-            raise RuntimeApiError(f"could not start the Runtime API on 127.0.0.1: {exc}") from exc
-        host, port = sock.getsockname()[:2]
-        self._listeners[port] = listener
-        return f"{host}:{port}"
+        return f"127.0.0.1:{await self._http.listen()}"
 
     def drop_endpoint(self, address: str) -> None:
         """Refuse, hang up and stop listening on `address` (its sandbox is gone, or was never used)."""
@@ -162,19 +142,15 @@ class RuntimeApiServer:
         if port == self._current_port:
             self._current_port = None
             self._abandon_parked()
-        listener = self._listeners.pop(port, None)
-        if listener is not None:
-            listener.close()
-        self._hang_up(port)
+        if self._http is not None:
+            self._http.close_port(port)
 
     async def close(self) -> None:
         self._abandon_parked()
         self._current_port = None
-        for port in list(self._listeners):
-            self.drop_endpoint(f"127.0.0.1:{port}")
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
     def reset(self, address: str, external_extensions: frozenset[str] = frozenset()) -> None:
         """A new sandbox starts on `address` (its external extensions named): retire the old endpoint and
@@ -190,22 +166,10 @@ class RuntimeApiServer:
             self.drop_endpoint(f"127.0.0.1:{self._current_port}")
         self._abandon_parked()
 
-    def _hang_up(self, port: int) -> None:
-        server = self._runner.server if self._runner is not None else None
-        for handler in server.connections if server is not None else ():
-            transport = handler.transport
-            if transport is not None and _local_port(transport) == port:
-                transport.abort()
-
-    def _current(self, request: web.Request) -> bool:
-        transport = request.transport
-        return transport is not None and _local_port(transport) == self._current_port
-
     def _abandon_parked(self) -> None:
-        for future in self._parked.values():
-            if not future.done():  # the old runtime is being killed; answer its poll so nothing dangles
-                future.set_result(_RESET_REPLY())
-        self._parked.clear()
+        parked, self._parked = self._parked, {}
+        for pending in parked.values():  # the old runtime is being killed; answer its poll so nothing dangles
+            pending.resolve(_RESET_REPLY)
 
     def submit(self, invocation: Invocation) -> None:
         self._apply(self.core.submit(invocation), {})
@@ -214,202 +178,153 @@ class RuntimeApiServer:
         """Carry out what the extensions core returned for a platform event (INVOKE, SHUTDOWN)."""
         self._apply(effects, {})
 
-    def _apply(self, effects: Sequence[Effect | ExtEffect], replies: dict[int, web.StreamResponse]) -> None:
+    def _apply(self, effects: Sequence[Effect | ExtEffect], replies: dict[int, Reply]) -> None:
         for effect in effects:
-            if isinstance(effect, ExtReply):
+            if isinstance(effect, Deliver):
+                invocation = effect.invocation
+                self._answer(effect.token, Reply(200, invocation.payload, invocation.content_type,
+                                                 invocation.headers()), replies)  # fmt: skip
+            elif isinstance(effect, ExtReply | CoreReply):
                 body = _OK if effect.body is None else json.dumps(effect.body).encode()
-                replies[effect.token] = web.Response(
-                    status=effect.status,
-                    body=body,
-                    content_type="application/json",
-                    headers=dict(effect.headers),
-                )
+                headers = dict(effect.headers) if isinstance(effect, ExtReply) else {}
+                replies[effect.token] = Reply(effect.status, body, headers=headers)
             elif isinstance(effect, ExtDeliver):
                 headers = {"Lambda-Extension-Event-Identifier": str(uuid.uuid4())}
-                response = web.Response(
-                    status=200,
-                    body=json.dumps(effect.event).encode(),
-                    content_type="application/json",
-                    headers=headers,
-                )
-                self._answer_parked(effect.token, response, replies)
-            elif isinstance(effect, Reply):
-                body = _OK if effect.body is None else json.dumps(effect.body).encode()
-                replies[effect.token] = web.Response(
-                    status=effect.status, body=body, content_type="application/json"
-                )
-            elif isinstance(effect, Deliver):
-                response = web.Response(
-                    status=200, body=effect.invocation.payload, headers=effect.invocation.headers()
-                )
-                self._answer_parked(effect.token, response, replies)
+                event = json.dumps(effect.event).encode()
+                self._answer(effect.token, Reply(200, event, headers=headers), replies)
             else:
                 self._on_effect(effect)
 
-    def _answer_parked(
-        self, token: int, response: web.Response, replies: dict[int, web.StreamResponse]
-    ) -> None:
-        future = self._parked.pop(token, None)
-        if future is None:
-            replies[token] = response
-        elif not future.done():
-            future.set_result(response)
+    def _answer(self, token: int, reply: Reply, replies: dict[int, Reply]) -> None:
+        pending = self._parked.pop(token, None)
+        if pending is None:
+            replies[token] = reply
+        else:
+            pending.resolve(reply)
 
-    async def _next(self, request: web.Request) -> web.StreamResponse:
-        if not self._current(request):
-            return _stale_reply(request)
+    # --- requests ------------------------------------------------------------------------------------------
+
+    def _handle(self, request: Request) -> Answer:
+        if request.port != self._current_port:
+            return _STALE_REPLY
+        route = self._routes.get((request.method, request.path))
+        if route is not None:
+            return route(request)
+        if request.path.startswith(_INVOCATION):
+            request_id, _, kind = request.path[len(_INVOCATION) :].rpartition("/")
+            if request_id and "/" not in request_id and kind in ("response", "error"):
+                if request.method != "POST":
+                    return _NOT_ALLOWED
+                posted = self._response if kind == "response" else self._error
+                return posted(request, request_id)
+        return _NOT_ALLOWED if request.path in self._paths else _NOT_FOUND
+
+    def _park(self, token: int, replies: dict[int, Reply], abandoned: Callable[[int], None]) -> Answer:
+        """The reply now if the core gave one, else a long poll answered by a later effect (no timeout, as
+        Lambda's docs require); a poll whose connection goes away is abandoned in the core."""
+        if token in replies:
+            return replies[token]
+
+        def gone() -> None:
+            self._parked.pop(token, None)
+            abandoned(token)
+
+        pending = self._parked[token] = Pending(gone)
+        return pending
+
+    def _next(self, request: Request) -> Answer:
         token = next(self._tokens)
         core = self.core
-        future: asyncio.Future[web.StreamResponse] = asyncio.get_running_loop().create_future()
-        self._parked[token] = future
-        replies: dict[int, web.StreamResponse] = {}
+        replies: dict[int, Reply] = {}
         self._apply(core.next_requested(token), replies)
-        if token in replies:
-            self._parked.pop(token, None)
-            return replies[token]
-        try:
-            return await future  # long poll: no timeout, as Lambda's docs require
-        except asyncio.CancelledError:
-            self._parked.pop(token, None)
+
+        def abandoned(token: int) -> None:
             if core is self.core:
                 core.poll_abandoned(token)
-            raise
 
-    async def _response(self, request: web.Request) -> web.StreamResponse:
-        if not self._current(request):
-            return _stale_reply(request)
+        return self._park(token, replies, abandoned)
+
+    def _response(self, request: Request, request_id: str) -> Answer:
         token = next(self._tokens)
-        body, size = await _read_capped(request)
         effects = self.core.response_posted(
             token,
-            request.match_info["request_id"],
-            body=body,
-            size=size,
-            content_type=request.headers.get("Content-Type", "application/json"),
-            response_mode=request.headers.get(_MODE_HEADER),
+            request_id,
+            body=request.body,
+            size=request.size,
+            content_type=request.header("Content-Type", "application/json") or "application/json",
+            response_mode=request.header(_MODE_HEADER),
         )
-        return await self._reply_after_answer(token, effects)
+        return self._reply_after_answer(token, effects)
 
-    async def _error(self, request: web.Request) -> web.StreamResponse:
-        if not self._current(request):
-            return _stale_reply(request)
+    def _error(self, request: Request, request_id: str) -> Answer:
         token = next(self._tokens)
-        body, _ = await _read_capped(request)
-        effects = self.core.error_posted(
-            token, request.match_info["request_id"], body, request.headers.get(_ERROR_TYPE_HEADER)
-        )
-        return await self._reply_after_answer(token, effects)
+        effects = self.core.error_posted(token, request_id, request.body, request.header(_ERROR_TYPE_HEADER))
+        return self._reply_after_answer(token, effects)
 
-    async def _init_error(self, request: web.Request) -> web.StreamResponse:
-        if not self._current(request):
-            return _stale_reply(request)
+    def _init_error(self, request: Request) -> Reply:
         token = next(self._tokens)
-        body, _ = await _read_capped(request)
-        effects = self.core.init_error_posted(token, body, request.headers.get(_ERROR_TYPE_HEADER))
+        effects = self.core.init_error_posted(token, request.body, request.header(_ERROR_TYPE_HEADER))
         return self._reply_for(token, effects)
+
+    def _reply_after_answer(self, token: int, effects: Sequence[Effect | ExtEffect]) -> Answer:
+        """The runtime's 202, one loop turn after its answer went to the platform: a caller waiting on that
+        answer (a front door) is woken first and writes its reply before this one."""
+        reply = self._reply_for(token, effects)
+        if not any(type(effect) is Resolved for effect in effects):
+            return reply
+        later = Pending()
+        asyncio.get_running_loop().call_soon(later.resolve, reply)
+        return later
+
+    def _reply_for(self, token: int, effects: Sequence[Effect | ExtEffect]) -> Reply:
+        replies: dict[int, Reply] = {}
+        self._apply(effects, replies)
+        return replies[token]
 
     # --- Extensions API ------------------------------------------------------------------------------------
 
-    async def _ext_register(self, request: web.Request) -> web.StreamResponse:
-        if not self._current(request):
-            return _stale_reply(request)
+    def _ext_register(self, request: Request) -> Reply:
         token = next(self._tokens)
-        body, _ = await _read_capped(request)
-        headers = request.headers
         effects = self.extensions.register(
-            token, headers.get("Lambda-Extension-Name"), body, headers.get("Lambda-Extension-Accept-Feature")
+            token,
+            request.header("Lambda-Extension-Name"),
+            request.body,
+            request.header("Lambda-Extension-Accept-Feature"),
         )
         return self._reply_for(token, effects)
 
-    async def _ext_next(self, request: web.Request) -> web.StreamResponse:
-        if not self._current(request):
-            return _stale_reply(request)
+    def _ext_next(self, request: Request) -> Answer:
+        """Parked until an event it subscribed to comes (maybe never: GoLangEnableSIGTERM)."""
         token = next(self._tokens)
         extensions = self.extensions
-        future: asyncio.Future[web.StreamResponse] = asyncio.get_running_loop().create_future()
-        self._parked[token] = future
-        replies: dict[int, web.StreamResponse] = {}
-        self._apply(extensions.next_requested(token, request.headers.get(_EXT_ID)), replies)
-        if token in replies:
-            self._parked.pop(token, None)
-            return replies[token]
-        try:
-            return (
-                await future
-            )  # parked until an event it subscribed to comes (maybe never: GoLangEnableSIGTERM)
-        except asyncio.CancelledError:
-            self._parked.pop(token, None)
+        replies: dict[int, Reply] = {}
+        self._apply(extensions.next_requested(token, request.header(_EXT_ID)), replies)
+
+        def abandoned(token: int) -> None:
             if extensions is self.extensions:
                 extensions.poll_abandoned(token)
-            raise
 
-    async def _ext_error(self, request: web.Request, kind: str) -> web.StreamResponse:
-        if not self._current(request):
-            return _stale_reply(request)
+        return self._park(token, replies, abandoned)
+
+    def _ext_error(self, request: Request, kind: str) -> Reply:
         token = next(self._tokens)
-        body, _ = await _read_capped(request)
-        headers = request.headers
         effects = self.extensions.error_posted(
-            token, headers.get(_EXT_ID), kind, headers.get(_EXT_ERROR_TYPE), body
+            token, request.header(_EXT_ID), kind, request.header(_EXT_ERROR_TYPE), request.body
         )
         return self._reply_for(token, effects)
-
-    async def _ext_init_error(self, request: web.Request) -> web.StreamResponse:
-        return await self._ext_error(request, "init")
-
-    async def _ext_exit_error(self, request: web.Request) -> web.StreamResponse:
-        return await self._ext_error(request, "exit")
 
     # --- Telemetry API and Logs API ----------------------------------------------------------------------
 
-    async def _subscribe(self, request: web.Request, api: str = "telemetry") -> web.StreamResponse:
-        if not self._current(request):
-            return _stale_reply(request)
+    def _subscribe(self, request: Request, api: str) -> Reply:
         token = next(self._tokens)
-        body, _ = await _read_capped(request)
-        ext_id = request.headers.get(_EXT_ID)
+        ext_id = request.header(_EXT_ID)
         refused = self.extensions.check_id(token, ext_id)
         if refused is not None:
             return self._reply_for(token, [refused])
         ext = next(e for e in self.extensions.extensions if e.id == ext_id)
         try:
-            subscription = parse_subscription(ext.name, body, api)
+            subscription = parse_subscription(ext.name, request.body, api)
         except SubscriptionError as exc:
-            error = {"errorType": exc.error_type, "errorMessage": exc.message}
-            return web.Response(status=400, body=json.dumps(error).encode(), content_type="application/json")
+            return _json_reply(400, {"errorType": exc.error_type, "errorMessage": exc.message})
         self._on_effect(Subscribed(subscription))
-        return web.Response(status=200, text="OK")
-
-    async def _subscribe_logs(self, request: web.Request) -> web.StreamResponse:
-        return await self._subscribe(request, "logs")
-
-    async def _ping(self, request: web.Request) -> web.StreamResponse:
-        return web.Response(text="pong")
-
-    async def _reply_after_answer(
-        self, token: int, effects: Sequence[Effect | ExtEffect]
-    ) -> web.StreamResponse:
-        """The runtime's 202, one loop turn after its answer went to the platform: a caller waiting on that
-        answer (a front door) is woken first and writes its reply before this one."""
-        reply = self._reply_for(token, effects)
-        if any(type(effect) is Resolved for effect in effects):
-            await asyncio.sleep(0)
-        return reply
-
-    def _reply_for(self, token: int, effects: Sequence[Effect | ExtEffect]) -> web.StreamResponse:
-        replies: dict[int, web.StreamResponse] = {}
-        self._apply(effects, replies)
-        return replies[token]
-
-
-async def _read_capped(request: web.Request) -> tuple[bytes, int]:
-    """Read a body (plain or chunked/streamed) keeping at most the payload limit; return it and its size."""
-    chunks: list[bytes] = []
-    kept = size = 0
-    with contextlib.suppress(ConnectionResetError):
-        async for chunk in request.content.iter_chunked(1 << 16):
-            size += len(chunk)
-            if kept <= MAX_RESPONSE_BYTES:
-                chunks.append(chunk)
-                kept += len(chunk)
-    return b"".join(chunks), size
+        return Reply(200, b"OK", _TEXT)
