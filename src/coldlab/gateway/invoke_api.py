@@ -12,11 +12,13 @@ import asyncio
 import base64
 import binascii
 import json
+from collections.abc import Callable
 
 from aiohttp import web
 
 from coldlab.errors import InvalidParameterValue, InvalidRequestContent, RequestTooLarge
-from coldlab.gateway.wire import Handler
+from coldlab.gateway.wire import JSON_TYPE, Handler, error_reply, to_web
+from coldlab.http11 import Reply
 from coldlab.platform.result import InvocationResult
 from coldlab.platform.service import LambdaService, cut_off
 from coldlab.runtime.model import Outcome
@@ -40,8 +42,8 @@ def _too_large() -> RequestTooLarge:
     )
 
 
-def _client_context(request: web.Request) -> str | None:
-    raw = request.headers.get("X-Amz-Client-Context")
+def client_context(raw: str | None) -> str | None:
+    """X-Amz-Client-Context: base64 of a JSON object, at most 3,583 bytes; the decoded JSON text."""
     if raw is None:
         return None
     if len(raw) > CLIENT_CONTEXT_MAX_BYTES:
@@ -69,7 +71,7 @@ async def _payload(request: web.Request) -> bytes:
     raise _too_large()
 
 
-def _check_json(payload: bytes) -> bytes:
+def check_json(payload: bytes) -> bytes:
     if not payload.strip():
         return b"{}"  # an invoke without a payload hands the function `{}`
     try:
@@ -93,8 +95,8 @@ def invoke_handler(service: LambdaService) -> Handler:
         name = request.match_info["name"]
         qualifier = request.query.get("Qualifier")
         target = service.registry.resolve(name, qualifier)
-        payload = _check_json(payload)
-        client_context = _client_context(request)
+        payload = check_json(payload)
+        context = client_context(request.headers.get("X-Amz-Client-Context"))
         version_header = {"X-Amz-Executed-Version": target.version.version}
         if kind == "DryRun":
             return web.Response(status=204, headers=version_header)
@@ -107,55 +109,102 @@ def invoke_handler(service: LambdaService) -> Handler:
             _, request_id = await service.invoke_event(name, payload, qualifier=qualifier)  # committed
             return web.Response(status=202, headers={**version_header, "x-amzn-RequestId": request_id})
         if request.headers.get("X-Amz-Log-Type") == "Tail":  # the tail holds REPORT: wait for the end
-            _, result = await service.invoke(
-                name, payload, qualifier=qualifier, client_context=client_context
-            )
-            return _answer(version_header, result, log_tail(result))
-        return _answer(version_header, await _first_answer(service, name, payload, qualifier, client_context))
+            _, result = await service.invoke(name, payload, qualifier=qualifier, client_context=context)
+            return to_web(answer_reply(target.version.version, result, log_tail(result)))
+        answer = await _first_answer(service, name, payload, qualifier, context)
+        return to_web(answer_reply(target.version.version, answer))
 
     return invoke
+
+
+Answer = Outcome | InvocationResult | Exception  # the runtime's answer, the finished invoke, or a failure
+
+
+def answer_first(
+    service: LambdaService,
+    name: str,
+    payload: bytes,
+    *,
+    qualifier: str | None,
+    client_context: str | None,
+    deliver: Callable[[Answer], None],
+) -> None:
+    """Start a RequestResponse invoke; `deliver` is called once, with the runtime's answer inside its own
+    `POST /response` (as Lambda answers the caller: the runtime's next `/next`, the extensions, END/REPORT
+    and the freeze happen after it), or with the finished invoke or its error when the runtime never
+    answered (a crash, a timeout). Errors before the start (unknown function, throttle) are raised."""
+    delivered = False
+
+    def once(answer: Answer) -> None:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            deliver(answer)
+
+    def on_done(run: asyncio.Task[InvocationResult]) -> None:
+        if run.cancelled():
+            once(cut_off())
+            return
+        error = run.exception()  # retrieved here, answered or not: never "never retrieved"
+        once(run.result() if error is None else error if isinstance(error, Exception) else cut_off())
+
+    _, run = service.start_invoke(
+        name, payload, qualifier=qualifier, client_context=client_context, on_response=once
+    )
+    run.add_done_callback(on_done)  # the invoke finishes in the pool's task; its errors are the log's
+
+
+def invoke_now(
+    service: LambdaService,
+    name: str,
+    *,
+    qualifier: str | None,
+    payload: bytes,
+    raw_client_context: str | None,
+    send: Callable[[Reply], None],
+) -> None:
+    """A RequestResponse invoke without a log tail, for a front door that writes its own replies (the
+    gateway's fast path): `send` gets the reply once, written as the handler below writes it."""
+    try:
+        target = service.registry.resolve(name, qualifier)
+        payload = check_json(payload)
+        context = client_context(raw_client_context)
+
+        def deliver(answer: Answer) -> None:
+            if isinstance(answer, Exception):
+                send(error_reply(answer, f"POST invoke {name}"))
+            else:
+                send(answer_reply(target.version.version, answer))
+
+        answer_first(
+            service, name, payload, qualifier=qualifier, client_context=context, deliver=deliver
+        )
+    except Exception as exc:  # noqa: BLE001 - answered in the API's shape, a bug logged (error_reply)
+        send(error_reply(exc, f"POST invoke {name}"))
 
 
 async def _first_answer(
     service: LambdaService, name: str, payload: bytes, qualifier: str | None, client_context: str | None
 ) -> Outcome | InvocationResult:
-    """The runtime's answer as soon as it is posted, as Lambda answers the caller: the runtime's next `/next`,
-    the extensions, END/REPORT and the freeze happen after it. A failure the runtime never answers (a crash,
-    a timeout) comes with the finished invoke instead."""
-    # One future, set by whichever comes first: the runtime's answer or the end of the invoke (a
-    # failure it never answered). No asyncio.wait: it adds a waiter and callbacks on every invoke.
     answered: asyncio.Future[Outcome | InvocationResult] = asyncio.get_running_loop().create_future()
 
-    def on_response(outcome: Outcome) -> None:
-        if not answered.done():
-            answered.set_result(outcome)
+    def deliver(answer: Answer) -> None:
+        if not answered.done():  # cancelled with the handler: the invoke goes on
+            if isinstance(answer, Exception):
+                answered.set_exception(answer)
+            else:
+                answered.set_result(answer)
 
-    def on_done(run: asyncio.Task[InvocationResult]) -> None:
-        if run.cancelled():
-            if not answered.done():
-                answered.set_exception(cut_off())
-            return
-        error = run.exception()  # retrieved here, answered or not: never "never retrieved"
-        if answered.done():
-            return
-        if error is not None:
-            answered.set_exception(error)
-        else:
-            answered.set_result(run.result())
-
-    _, run = service.start_invoke(
-        name, payload, qualifier=qualifier, client_context=client_context, on_response=on_response
+    answer_first(
+        service, name, payload, qualifier=qualifier, client_context=client_context, deliver=deliver
     )
-    run.add_done_callback(on_done)  # the invoke finishes in the pool's task; its errors are the log's
-    return await answered  # cancelled with the handler: the invoke goes on
+    return await answered
 
 
-def _answer(
-    version_header: dict[str, str], answer: Outcome | InvocationResult, tail: str | None = None
-) -> web.Response:
-    headers = {**version_header, "x-amzn-RequestId": answer.request_id}
+def answer_reply(version: str, answer: Outcome | InvocationResult, tail: str | None = None) -> Reply:
+    headers = {"X-Amz-Executed-Version": version, "x-amzn-RequestId": answer.request_id}
     if answer.function_error:
         headers["X-Amz-Function-Error"] = answer.function_error
     if tail is not None:
         headers["X-Amz-Log-Result"] = tail
-    return web.Response(status=200, body=answer.payload, content_type="application/json", headers=headers)
+    return Reply(200, answer.payload, JSON_TYPE, headers)

@@ -1,6 +1,7 @@
 """The gateway's HTTP server: the Invoke API, the control plane, the status JSON and dashboard, the URLs.
 
-One aiohttp application on one port. The AWS API paths are registered first, so they win over the
+One aiohttp application on one port, behind the front door (front_door.py) that answers plain invokes
+itself. The AWS API paths are registered first, so they win over the
 template's HttpApi/Api routes that the URL gateway adds at the root.
 """
 
@@ -16,6 +17,7 @@ from aiohttp import web
 from coldlab.errors import UsageError
 from coldlab.gateway import dashboard
 from coldlab.gateway.control import ControlPlane
+from coldlab.gateway.front_door import FrontDoor
 from coldlab.gateway.invoke_api import invoke_handler
 from coldlab.gateway.status import status
 from coldlab.gateway.urls import UrlGateway
@@ -23,6 +25,7 @@ from coldlab.gateway.wire import api_errors, json_response
 from coldlab.platform.service import LambdaService
 from coldlab.platform.spec import FunctionSpec
 
+STOP_WAIT_S = 60.0  # what aiohttp gives its own in-flight requests at shutdown
 CREATE_MAX_BYTES = 70167211  # the largest CreateFunction request AWS takes (serve §2.1)
 T = TypeVar("T")
 
@@ -53,6 +56,8 @@ class Gateway:
         self.urls = UrlGateway(service.invoke_function, specs, url_for_all=url_for_all)
         self.urls.add_routes(self.app)
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
+        self._front_doors: set[FrontDoor] = set()
         self.port = 0
 
     async def _status(self, request: web.Request) -> web.Response:
@@ -62,9 +67,12 @@ class Gateway:
         """Listen; the URL it listens on (port 0 picks a free port). A port in use is bad input."""
         runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        aiohttp_protocol = runner.server
+        assert aiohttp_protocol is not None
         try:
-            await site.start()
+            self._listener = await asyncio.get_running_loop().create_server(
+                lambda: FrontDoor(self.service, aiohttp_protocol, self._front_doors), host, port
+            )
         except OSError as exc:
             await runner.cleanup()
             if exc.errno == errno.EADDRINUSE:
@@ -77,12 +85,19 @@ class Gateway:
             ) from exc
         self._runner = runner
         self.service.timeline.start()  # the dashboard's samples, from the moment there is someone to ask
-        server = runner.addresses[0]
-        self.port = int(server[1])
+        self.port = int(self._listener.sockets[0].getsockname()[1])
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{self.port}"
 
     async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        doors = list(self._front_doors)
+        for door in doors:
+            door.finish()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if doors:  # the service answers what is still running (or cuts it off) before this is awaited
+            await asyncio.wait([door.closed for door in doors], timeout=STOP_WAIT_S)

@@ -14,45 +14,51 @@ from typing import Any
 from aiohttp import web
 
 from coldlab.errors import ColdlabError, InvalidParameterValue, LambdaApiError
+from coldlab.http11 import Reply
 
 JSON_TYPE = "application/json"
 log = logging.getLogger("coldlab.gateway")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def json_response(document: object, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def json_reply(document: object, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
+    return Reply(status, json.dumps(document, separators=(",", ":")).encode(), JSON_TYPE, headers or {})
+
+
+def to_web(reply: Reply) -> web.Response:
     return web.Response(
-        status=status,
-        body=json.dumps(document, separators=(",", ":")).encode(),
-        content_type=JSON_TYPE,
-        headers=headers,
+        status=reply.status, body=reply.body, content_type=reply.content_type, headers=dict(reply.headers)
     )
 
 
-def error_response(error: LambdaApiError) -> web.Response:
-    return json_response(error.body(), error.status, {"x-amzn-ErrorType": error.code})
+def json_response(document: object, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return to_web(json_reply(document, status, headers))
 
 
-def service_error(message: str) -> web.Response:
+def error_reply(error: Exception, request_line: str = "") -> Reply:
+    """Every LambdaApiError in its AWS shape; any other failure a ServiceException, never a traceback."""
+    if isinstance(error, LambdaApiError):
+        return json_reply(error.body(), error.status, {"x-amzn-ErrorType": error.code})
+    if isinstance(error, ColdlabError):
+        return service_error(str(error))
+    log.error("coldlab serve: %s failed", request_line or "a request", exc_info=error)  # a bug: logged once
+    return service_error(f"{type(error).__name__}: {error}")
+
+
+def service_error(message: str) -> Reply:
     """500 ServiceException: coldlab could not do what was asked (a bug, or the OS refused)."""
-    body = {"Type": "Service", "Message": message}
-    return json_response(body, 500, {"x-amzn-ErrorType": "ServiceException"})
+    return json_reply({"Type": "Service", "Message": message}, 500, {"x-amzn-ErrorType": "ServiceException"})
 
 
 @web.middleware
 async def api_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every LambdaApiError becomes its AWS shape; any other failure a ServiceException, never a traceback."""
+    """Errors in the API's shapes (error_reply); aiohttp's own HTTP errors pass through."""
     try:
         return await handler(request)
-    except LambdaApiError as exc:
-        return error_response(exc)
-    except ColdlabError as exc:
-        return service_error(str(exc))
     except web.HTTPException:
         raise
-    except Exception as exc:  # a bug: logged in full once, answered in the API's shape
-        log.exception("coldlab serve: %s %s failed", request.method, request.path)
-        return service_error(f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - answered in the API's shape, a bug logged (error_reply)
+        return to_web(error_reply(exc, f"{request.method} {request.path}"))
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:

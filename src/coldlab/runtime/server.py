@@ -1,4 +1,4 @@
-"""The Runtime API over HTTP: a thin adapter (runtime/http11.py) around RuntimeApiCore.
+"""The Runtime API over HTTP: a thin adapter (coldlab/http11.py) around RuntimeApiCore.
 
 Each request becomes one call into the core; the returned effects are carried out here (HTTP replies) or
 handed to the platform through `on_effect` (runtime ready, invocation resolved, init failed).
@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from coldlab.errors import RuntimeApiError
+from coldlab.http11 import Answer, HttpServer, Pending, Reply, Request
 from coldlab.runtime.core import (
     Deliver,
     Effect,
@@ -45,7 +46,6 @@ from coldlab.runtime.extensions import (
     ExtReply,
     FunctionFacts,
 )
-from coldlab.runtime.http11 import Answer, HttpServer, Pending, Reply, Request
 from coldlab.runtime.model import API_VERSION, MAX_RESPONSE_BYTES, Invocation
 from coldlab.runtime.telemetry import (
     LOGS_API_VERSION,

@@ -1,4 +1,4 @@
-"""A small HTTP/1.1 server for the Runtime API: one asyncio Protocol per connection, parsed by httptools.
+"""A small HTTP/1.1 layer: the Runtime API server, and the gateway's fast path for invokes (httptools).
 
 Why not aiohttp here: the Runtime API is a handful of fixed routes on loopback with three exchanges per
 warm invoke, and aiohttp's machinery around each of them (a task per request, routing, middlewares,
