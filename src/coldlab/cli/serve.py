@@ -25,14 +25,43 @@ if TYPE_CHECKING:
 PREFIX = "coldlab serve:"
 
 
+class _Terminal:
+    """The server's terminal lines, written once per event-loop turn: a warm invoke logs four lines or more
+    (START, the function's, END, REPORT), and a write each was a syscall each on the invoke's path."""
+
+    def __init__(self) -> None:
+        self._lines: list[str] = []
+        self._scheduled = False
+
+    def line(self, text: str) -> None:
+        self._lines.append(text)
+        if self._scheduled:
+            return
+        try:
+            asyncio.get_running_loop().call_soon(self.flush)
+            self._scheduled = True
+        except RuntimeError:  # no loop (starting up, or done): at once
+            self.flush()
+
+    def flush(self) -> None:
+        self._scheduled = False
+        if self._lines:
+            text = "\n".join(self._lines) + "\n"
+            self._lines.clear()
+            sys.stderr.write(text)
+            sys.stderr.flush()
+
+
+_terminal = _Terminal()
+
+
 def _say(text: str) -> None:
-    sys.stderr.write(f"{PREFIX} {text}\n")
-    sys.stderr.flush()
+    _terminal.line(f"{PREFIX} {text}")
 
 
 def _log_sink(name: str) -> Callable[[str], None]:
     def sink(line: str) -> None:
-        sys.stderr.write(f"{name} | {line}\n")
+        _terminal.line(f"{name} | {line}")
 
     return sink
 
@@ -296,6 +325,7 @@ def command(
             )
         )
     finally:
+        _terminal.flush()  # what the last loop turn logged
         state.close()
     # Everything is shut down: now the CLI's one line and exit code, as for every command (143 / 130).
     if stopped_by == signal.SIGTERM:

@@ -17,7 +17,6 @@ the runtime's, so an extension of an old sandbox is refused like its runtime.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import uuid
@@ -254,27 +253,17 @@ class RuntimeApiServer:
             content_type=request.header("Content-Type", "application/json") or "application/json",
             response_mode=request.header(_MODE_HEADER),
         )
-        return self._reply_after_answer(token, effects)
+        return self._reply_for(token, effects)
 
     def _error(self, request: Request, request_id: str) -> Answer:
         token = next(self._tokens)
         effects = self.core.error_posted(token, request_id, request.body, request.header(_ERROR_TYPE_HEADER))
-        return self._reply_after_answer(token, effects)
+        return self._reply_for(token, effects)
 
     def _init_error(self, request: Request) -> Reply:
         token = next(self._tokens)
         effects = self.core.init_error_posted(token, request.body, request.header(_ERROR_TYPE_HEADER))
         return self._reply_for(token, effects)
-
-    def _reply_after_answer(self, token: int, effects: Sequence[Effect | ExtEffect]) -> Answer:
-        """The runtime's 202, one loop turn after its answer went to the platform: a caller waiting on that
-        answer (a front door) is woken first and writes its reply before this one."""
-        reply = self._reply_for(token, effects)
-        if not any(type(effect) is Resolved for effect in effects):
-            return reply
-        later = Pending()
-        asyncio.get_running_loop().call_soon(later.resolve, reply)
-        return later
 
     def _reply_for(self, token: int, effects: Sequence[Effect | ExtEffect]) -> Reply:
         replies: dict[int, Reply] = {}

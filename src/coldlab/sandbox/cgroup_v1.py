@@ -19,7 +19,7 @@ from coldlab.sandbox import cgroupfs
 from coldlab.sandbox.host import Child, Fidelity, Limits
 from coldlab.sandbox.initcpu import QuotaLift, init_cpu_text, init_quota_vcpus
 from coldlab.sandbox.isolation import function_user
-from coldlab.sandbox.procfs import reset_peaks, sandbox_peak_bytes
+from coldlab.sandbox.procfs import StatusFiles, reset_peaks, sandbox_peak_bytes
 from coldlab.sandbox.spawner import spawner
 from coldlab.sandbox.spawning import (
     CFS_PERIOD_US,
@@ -57,6 +57,15 @@ def _wait_state(fd: int, wanted: bytes, timeout_s: float = FREEZE_TIMEOUT_S) -> 
             time.sleep(0.0002)
 
 
+def _oom_kills(oom_control: bytes) -> int:
+    """The `oom_kill N` line of memory.oom_control (0 on kernels without it)."""
+    for line in oom_control.splitlines():
+        key, _, value = line.partition(b" ")
+        if key == b"oom_kill" and value.strip().isdigit():
+            return int(value)
+    return 0
+
+
 def _set_state(fd: int, state: bytes) -> None:
     try:
         os.pwrite(fd, state, 0)
@@ -85,6 +94,9 @@ class CgroupV1Sandbox:
         self._state_fd = os.open(dirs["freezer"] / "freezer.state", os.O_RDWR | os.O_CLOEXEC)
         self._procs_fd = os.open(dirs["freezer"] / "cgroup.procs", os.O_RDONLY | os.O_CLOEXEC)
         self._usage_fd = os.open(dirs["memory"] / "memory.max_usage_in_bytes", os.O_RDONLY | os.O_CLOEXEC)
+        self._oom_control_fd = os.open(dirs["memory"] / "memory.oom_control", os.O_RDONLY | os.O_CLOEXEC)
+        self._status = StatusFiles()
+        self._frozen = False  # a frozen sandbox allocates nothing: the OOM poll skips it
 
     @property
     def process(self) -> Child:
@@ -95,10 +107,12 @@ class CgroupV1Sandbox:
     def freeze(self) -> None:
         if not self._closed:
             _set_state(self._state_fd, b"FROZEN")
+            self._frozen = True
 
     def thaw(self) -> None:
         if not self._closed:
             _set_state(self._state_fd, b"THAWED")
+            self._frozen = False
 
     # --- measure ------------------------------------------------------------------------------------------
 
@@ -120,7 +134,9 @@ class CgroupV1Sandbox:
         """Since exec, kept after close: max_usage_in_bytes or a process's VmHWM (see sandbox_peak_bytes)."""
         if not self._closed:
             charged = int(os.pread(self._usage_fd, 32, 0))
-            self._peak = max(self._peak, sandbox_peak_bytes(charged, self._pids(), self._limit))
+            pids = self._pids()
+            self._status.keep_only(pids)
+            self._peak = max(self._peak, sandbox_peak_bytes(charged, pids, self._limit, self._status.peak))
         return self._peak
 
     def cpu_time_ns(self) -> int:
@@ -160,7 +176,8 @@ class CgroupV1Sandbox:
     def _poll_oom(self) -> None:
         if self._closed or self._loop is None:
             return
-        self._on_oom()
+        if not self._frozen:
+            self._on_oom()
         if not self._closed:
             self._poll = self._loop.call_later(OOM_POLL_S, self._poll_oom)
 
@@ -170,7 +187,7 @@ class CgroupV1Sandbox:
                 os.eventfd_read(self._oom_fd)
         if self.oom_killed or self._closed:
             return
-        if cgroupfs.keyed(self._dirs["memory"] / "memory.oom_control").get("oom_kill", 0) > 0:
+        if _oom_kills(os.pread(self._oom_control_fd, 256, 0)) > 0:
             self.oom_killed = True
             self.peak_memory_bytes()
             self.kill()
@@ -204,7 +221,8 @@ class CgroupV1Sandbox:
         self.kill()
         self._stop_oom_watch()
         self._closed = True
-        for fd in (self._state_fd, self._procs_fd, self._usage_fd):
+        self._status.close()
+        for fd in (self._state_fd, self._procs_fd, self._usage_fd, self._oom_control_fd):
             os.close(fd)
         self._host.release(self)
 
