@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import signal
 import subprocess
@@ -47,10 +48,10 @@ def status(url: str) -> dict[str, Any]:
     return next(f for f in document["functions"] if f["name"] == NAME)
 
 
-def start_serve(code: Path, memory: int) -> tuple[subprocess.Popen[str], str]:
+def start_serve(code: Path, memory: int, envs: int) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [sys.executable, "-c", "from coldlab.cli import main; main()", "serve", str(code), "--port", "0",
-         "--memory", str(memory), "--keep-alive", "3600", "--max-concurrency", "1000"],
+         "--memory", str(memory), "--keep-alive", "3600", "--max-concurrency", str(envs)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     found: list[str] = []
@@ -70,12 +71,6 @@ def start_serve(code: Path, memory: int) -> tuple[subprocess.Popen[str], str]:
     if not found:
         raise SystemExit("coldlab serve did not start")
     return proc, found[0]
-
-
-async def put_reserved(session: aiohttp.ClientSession, url: str, value: int) -> None:
-    body = json.dumps({"ReservedConcurrentExecutions": value})
-    async with session.put(f"{url}/2017-10-31/functions/{NAME}/concurrency", data=body) as response:
-        assert response.status == 200, await response.text()
 
 
 async def load(url: str, clients: int, seconds: float) -> tuple[int, int, int, float]:
@@ -105,7 +100,6 @@ async def load(url: str, clients: int, seconds: float) -> tuple[int, int, int, f
 
 async def warm(url: str, envs: int) -> None:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=envs)) as session:
-        await put_reserved(session, url, envs)
         invoke = f"{url}/2015-03-31/functions/{NAME}/invocations"
 
         async def one() -> None:
@@ -115,14 +109,42 @@ async def warm(url: str, envs: int) -> None:
         await asyncio.gather(*(one() for _ in range(envs)))
 
 
-def run(url: str, clients: int, seconds: float) -> None:
+def process_cpu_s(pid: int) -> float:
+    """utime + stime of one process, from /proc (clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def sandboxes_cpu_s(serve_pid: int) -> float | None:
+    """CPU of every sandbox of that server: cpuacct.usage of its run directories (cgroup v1), else None."""
+    root = Path("/sys/fs/cgroup/cpuacct/coldlab")
+    runs = list(root.glob(f"{serve_pid}-*/cpuacct.usage")) if root.is_dir() else []
+    return sum(int(usage.read_text()) for usage in runs) / 1e9 if runs else None
+
+
+def run(url: str, serve_pid: int, clients: int, seconds: float) -> None:
     before = status(url)["counts"]["cold_starts"]
+    cpu_before = (process_cpu_s(serve_pid), sandboxes_cpu_s(serve_pid), process_cpu_s(os.getpid()))
     ok, throttled, errors, wall = asyncio.run(load(url, clients, seconds))
+    cpu_after = (process_cpu_s(serve_pid), sandboxes_cpu_s(serve_pid), process_cpu_s(os.getpid()))
     after = status(url)
     print(
         f"{clients:>3} clients: {ok / wall:8.0f} invokes/s answered  {throttled / wall:8.0f} throttles/s  "
         f"errors={errors}  cold starts during the run={after['counts']['cold_starts'] - before}  "
         f"environments={len(after['environments'])}  ({ok} invokes in {wall:.1f} s)"
+    )
+    answered = max(ok, 1)
+    server, client = cpu_after[0] - cpu_before[0], cpu_after[2] - cpu_before[2]
+    if cpu_before[1] is None or cpu_after[1] is None:
+        print("     CPU per answered invoke: no cpuacct cgroup here, so the sandboxes' share is not measured")
+        return
+    sandboxes = cpu_after[1] - cpu_before[1]
+    per = [1e6 * x / answered for x in (server, sandboxes, client)]
+    print(
+        f"     CPU per answered invoke (throttled requests' cost included): server {per[0]:.0f} us, "
+        f"sandboxes {per[1]:.0f} us, load generator {per[2]:.0f} us; at these costs {os.cpu_count()} cores "
+        f"hold {os.cpu_count() * 1e6 / sum(per):.0f}/s, and {os.cpu_count() * 1e6 / (per[1] + per[2]):.0f}/s "
+        "with a server that cost nothing"
     )
 
 
@@ -138,15 +160,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="coldlab-bench-") as tmp:
         code = Path(tmp) / NAME
         gotool.build(gotool.GoBuild(package_dir=REPO / "examples" / "hello-go"), code / "bootstrap")
-        proc, url = start_serve(code, args.memory)
+        proc, url = start_serve(code, args.memory, args.envs)
         try:
             asyncio.run(warm(url, args.envs))
             warmed = status(url)
             print(
                 f"coldlab serve at {url}: {len(warmed['environments'])} warm environments of {args.memory} MB"
             )
-            run(url, args.envs, args.seconds / 2)  # reference: one client per environment
-            run(url, args.clients, args.seconds)
+            run(url, proc.pid, args.envs, args.seconds / 2)  # reference: one client per environment
+            run(url, proc.pid, args.clients, args.seconds)
             print("target (issue 12): >= 3,000 invokes/s with 32 clients on 2 cores")
         finally:
             proc.send_signal(signal.SIGTERM)

@@ -97,6 +97,10 @@ class RequestTooLarge(LambdaApiError):  # noqa: N818 (named after the AWS error,
     status, code = 413, "RequestEntityTooLargeException"
 
 
+class PreconditionFailed(LambdaApiError):  # noqa: N818 (named after the AWS error, as the serve contract spells it)
+    status, code = 412, "PreconditionFailedException"
+
+
 class InvalidRequestContent(LambdaApiError):  # noqa: N818 (named after the AWS error, as the serve contract spells it)
     code = "InvalidRequestContentException"
 

@@ -196,6 +196,27 @@ def test_bad_control_plane_input(client: Any, zipped: bytes) -> None:
     assert "The runtime parameter of go1.x is no longer supported" in error(go1x)[2]
 
 
+def test_a_stale_revision_id_is_a_precondition_failure(client: Any, zipped: bytes) -> None:
+    create(client, "revised", zipped)
+    read = client.get_function(FunctionName="revised")["Configuration"]["RevisionId"]
+    updated = client.update_function_configuration(FunctionName="revised", Timeout=5, RevisionId=read)
+    client.get_waiter("function_updated_v2").wait(FunctionName="revised")
+    assert updated["RevisionId"] != read
+    for call in (
+        lambda: client.update_function_configuration(FunctionName="revised", Timeout=6, RevisionId=read),
+        lambda: client.update_function_code(FunctionName="revised", ZipFile=zipped, RevisionId=read),
+        lambda: client.publish_version(FunctionName="revised", RevisionId=read),
+    ):
+        with pytest.raises(client.exceptions.PreconditionFailedException) as stale:
+            call()
+        assert error(stale)[:2] == (412, "PreconditionFailedException")
+        assert "does not match the latest Revision Id" in error(stale)[2]
+    assert client.get_function(FunctionName="revised")["Configuration"]["Timeout"] == 5  # nothing changed
+    current = client.get_function(FunctionName="revised")["Configuration"]["RevisionId"]
+    assert client.publish_version(FunctionName="revised", RevisionId=current)["Version"] == "1"
+    client.delete_function(FunctionName="revised")
+
+
 def test_reserved_concurrency_two_of_five_simultaneous(client: Any, zipped: bytes) -> None:
     create(client, "reserved", zipped)
     assert client.get_function_concurrency(FunctionName="reserved") == {

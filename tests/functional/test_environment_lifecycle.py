@@ -292,3 +292,23 @@ def test_no_process_left_behind_after_close_or_timeout(hello: Path) -> None:
     first_pid, second_pid = run(go())
     assert first_pid != second_pid
     assert gone([first_pid, second_pid])
+
+
+def test_an_invoke_queued_behind_another_runs_unfrozen_and_the_log_stays_in_order(hello: Path) -> None:
+    """Lambda freezes a runtime that is back on /next with nothing queued; with an invoke already waiting
+    for this environment, it gets it at once: one freeze for three back-to-back invokes, after the last."""
+    lines: list[str] = []
+
+    async def go() -> tuple[list[InvocationResult], int, int]:
+        config = FunctionConfig.create(hello, memory_mb=1769)
+        async with Environment(config, log_sink=lines.append) as env:
+            await env.invoke(b"{}")  # cold, then frozen
+            before = env.freezes
+            results = await asyncio.gather(*(env.invoke(json.dumps({"name": n}).encode()) for n in "xyz"))
+            return list(results), before, env.freezes
+
+    results, before, after = run(go())
+    assert [json.loads(r.payload)["message"] for r in results] == ["hello, x", "hello, y", "hello, z"]
+    assert after - before == 1
+    per_request = [line.split()[0] for line in lines if line.startswith(("START", "END", "REPORT"))]
+    assert per_request == ["START", "END", "REPORT"] * 4  # every END/REPORT before the next START

@@ -75,18 +75,21 @@ def test_kill_9_loses_no_event_and_the_restart_cleans_up(code: list[str], tmp_pa
         pytest.skip(why)
     state, out = tmp_path / "state", tmp_path / "delivered"
     first = ServeProcess(*serve_args(code, state), cwd=tmp_path)
-    first.wait_listening()
-    client = lambda_client(first.url)
-    finished = [
-        client.invoke(FunctionName="other", Payload=b"{}")["ResponseMetadata"]["RequestId"] for _ in range(3)
-    ]
-    first.wait_for(lambda: first.status()["records"]["written"] >= 3, "the records to be written")
-    (frozen,) = [env["pid"] for env in first.function("other")["environments"]]
-    long_id, queued = running_and_queued(first, client, out, sleep_ms=4000)
-    (busy,) = [env["pid"] for env in first.function("hello")["environments"] if env["state"] == "busy"]
-    cgroups = cgroups_of([frozen, busy])
-    assert cgroups
-    first.stop(signal.SIGKILL)
+    try:
+        first.wait_listening()
+        client = lambda_client(first.url)
+        finished = [
+            client.invoke(FunctionName="other", Payload=b"{}")["ResponseMetadata"]["RequestId"]
+            for _ in range(3)
+        ]
+        first.wait_for(lambda: first.status()["records"]["written"] >= 3, "the records to be written")
+        (frozen,) = [env["pid"] for env in first.function("other")["environments"]]
+        long_id, queued = running_and_queued(first, client, out, sleep_ms=4000)
+        (busy,) = [env["pid"] for env in first.function("hello")["environments"] if env["state"] == "busy"]
+        cgroups = cgroups_of([frozen, busy])
+        assert cgroups
+    finally:  # the kill -9 under test, or the clean-up of a failed set-up (never leave it running)
+        first.stop(signal.SIGKILL)
     assert pid_alive(frozen)  # frozen when its server died: the kill it was sent waits for a thaw
     (uploads,) = Path(tempfile.gettempdir()).glob(f"coldlab-serve-{first.proc.pid}-*")  # left behind too
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from coldlab.sandbox import cgroupfs
-from coldlab.sandbox.cgroup_v1 import CgroupV1Host, CgroupV1Sandbox
+from coldlab.sandbox.cgroup_v1 import ANCHOR, CgroupV1Host, CgroupV1Sandbox
 from coldlab.sandbox.host import Limits
 from support.cgroups import ROOT, v1_unavailable
 from support.runtime_scripts import gone, pid_alive
@@ -94,6 +94,27 @@ def test_freeze_stops_the_whole_process_tree_and_thaw_resumes_it(host: CgroupV1H
     assert code == -signal.SIGKILL
     assert gone(pids)
     assert not any(d.exists() for d in sandbox.cgroup_dirs.values())
+
+
+def test_an_empty_frozen_anchor_keeps_every_later_freeze_and_thaw_off_the_kernel_s_slow_path() -> None:
+    """Linux >= 6.1 patches kernel text (on every CPU) when the count of freezing v1 cgroups goes 0 <-> 1:
+    with the host's anchor frozen for as long as it lives, no sandbox freeze or thaw is ever that 0 <-> 1."""
+    made = CgroupV1Host()
+    anchor = made.parents["freezer"] / made.run / ANCHOR
+    assert not anchor.exists()  # made with the first sandbox, not for a host that never runs one
+    sandbox, out = spawn(made, "sleep 30", Limits(1769))
+    assert made.anchored
+    assert (anchor / "freezer.state").read_text().strip() == "FROZEN"
+    assert (anchor / "cgroup.procs").read_text() == ""  # empty: nothing of any function is in it
+    for _ in range(3):  # the sandbox's own freezes and thaws are unaffected
+        sandbox.freeze()
+        assert (sandbox.cgroup_dirs["freezer"] / "freezer.state").read_text().strip() == "FROZEN"
+        sandbox.thaw()
+        assert (sandbox.cgroup_dirs["freezer"] / "freezer.state").read_text().strip() == "THAWED"
+    finish(sandbox, out)
+    made.close()
+    assert not anchor.exists()
+    assert not (made.parents["freezer"] / made.run).exists()
 
 
 @pytest.mark.parametrize("visibility", ["parent", "leaf"])

@@ -248,3 +248,100 @@ async def _provisioned_scenario(init_ok: bool) -> list[tuple[int, int, str, str 
 def test_provisioned_ready_and_failed() -> None:
     assert asyncio.run(_provisioned_scenario(True))[-1] == (2, 2, "READY", None)
     assert asyncio.run(_provisioned_scenario(False))[-1] == (0, 0, "FAILED", "FUNCTION_ERROR_INIT_FAILURE")
+
+
+class AnsweringEnv(ScriptedEnv):
+    """Answers at once (on_response), then stays busy until `tail` is set: the moment between the
+    runtime's POST /response and its next /next."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tail = asyncio.Event()
+        self.answered = asyncio.Event()
+        self.lock = asyncio.Lock()  # one invocation at a time, as Environment's own lock
+
+    async def invoke(self, payload: bytes, *, on_response: Any = None, **options: Any) -> InvocationResult:
+        async with self.lock:
+            self.invokes += 1
+            if on_response is not None:
+                on_response(_outcome())
+            self.answered.set()
+            await self.tail.wait()
+            return result()
+
+
+def _outcome() -> Any:
+    from coldlab.runtime.model import Outcome
+
+    return Outcome("r", b"{}", "application/json")
+
+
+async def _claim_scenario() -> None:
+    registry = registry_with()
+    target = registry.resolve("fn")
+    made: list[AnsweringEnv] = []
+
+    def make(v: Version, init_type: str) -> AnsweringEnv:
+        made.append(AnsweringEnv())
+        return made[-1]
+
+    pool = Pool(make, account_limit=10, keep_alive=KeepAlive(1000, 1000))
+    pool.set_reserved("fn", 1)
+    first = pool.start(target, b"{}")
+    await made[0].answered.wait()  # answered, not yet back on /next
+    assert pool.concurrency("fn") == 0  # its request no longer holds the reservation
+    second = pool.start(target, b"{}")  # claims that environment: no throttle, no new one
+    assert len(made) == 1 and pool.concurrency("fn") == 1
+    with pytest.raises(TooManyRequests):  # the one claim is taken: a third waits for nothing, it is throttled
+        pool.start(target, b"{}")
+    made[0].tail.set()
+    await asyncio.gather(first, second)
+    assert made[0].invokes == 2
+    counts = pool.count("fn")
+    assert (counts.cold_starts, counts.throttles, counts.invokes) == (1, 1, 2)
+    assert [slot.busy for slot in pool.slots("fn")] == [False]  # released once, after the claimant
+    # a drained environment that has answered is never claimed: the next invoke gets a new one
+    made[0].tail.clear()
+    running = pool.start(target, b"{}")
+    await asyncio.sleep(0)
+    pool.drain("fn")
+    pool.set_reserved("fn", 2)
+    fresh = pool.start(target, b"{}")
+    assert len(made) == 2
+    made[0].tail.set()
+    made[1].tail.set()
+    await asyncio.gather(running, fresh)
+    await pool.close()
+
+
+def test_an_answered_environment_is_claimed_by_the_next_invoke_instead_of_a_new_one() -> None:
+    asyncio.run(_claim_scenario())
+
+
+async def _rate_scenario() -> list[str]:
+    registry = registry_with()
+    target = registry.resolve("fn")
+    now = [0.0]
+    pool = Pool(lambda v, t: ScriptedEnv(), account_limit=10, keep_alive=KeepAlive(1000, 1000), clock=lambda: now[0])
+    pool.set_reserved("fn", 2)  # 20 requests per second at most, however short they are
+    outcomes = []
+    for _ in range(21):
+        try:
+            await pool.invoke(target, b"{}")
+            outcomes.append("ok")
+        except TooManyRequests as throttled:
+            outcomes.append(throttled.reason)
+    now[0] += 0.1  # two more tokens
+    for _ in range(3):
+        try:
+            await pool.invoke(target, b"{}")
+            outcomes.append("ok")
+        except TooManyRequests as throttled:
+            outcomes.append(throttled.reason)
+    await pool.close()
+    return outcomes
+
+
+def test_reserved_concurrency_also_caps_requests_per_second_at_ten_times_it() -> None:
+    rate = "ReservedFunctionInvocationRateLimitExceeded"
+    assert asyncio.run(_rate_scenario()) == ["ok"] * 20 + [rate] + ["ok", "ok", rate]

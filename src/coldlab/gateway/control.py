@@ -102,6 +102,7 @@ class ControlPlane:
     async def publish_version(self, request: web.Request) -> web.Response:
         function = self.registry.unqualified(request.match_info["name"])
         body = await json_body(request)
+        self.registry.check_revision(function, body.get("RevisionId"))
         version = self.registry.publish(function, str(body.get("Description", "")))
         return json_response(shapes.configuration(function, version), 201)
 

@@ -7,7 +7,8 @@ Rules (serve §2.4, §2.6, §4; lambda-contract §5):
 - when none is idle a new one starts (a cold start), if the function's scaling bucket (1,000 per 10 s) has a
   token; an idle environment is reclaimed after its keep-alive (drawn per environment);
 - a function's concurrency is its on-demand requests in flight plus its provisioned environments; reserved
-  concurrency R caps it at R (429 ReservedFunctionConcurrentInvocationLimitExceeded); functions without a
+  concurrency R caps it at R (429 ReservedFunctionConcurrentInvocationLimitExceeded) and its requests at
+  10 x R per second (429 ReservedFunctionInvocationRateLimitExceeded); functions without a
   reservation share what the reservations leave of the account limit (429 ConcurrentInvocationLimitExceeded);
 - provisioned environments of a qualifier serve its invokes first; the rest spill over to on-demand ones;
 - an environment whose runtime has answered but is not yet back on `/next` is **claimed** by the next invoke
@@ -35,6 +36,8 @@ from coldlab.runtime.model import Outcome
 
 PC_INIT_ATTEMPTS = 6  # AWS tried a failing provisioned init six times before FAILED (serve §4)
 RESERVED_REASON = "ReservedFunctionConcurrentInvocationLimitExceeded"
+RESERVED_RATE_REASON = "ReservedFunctionInvocationRateLimitExceeded"
+RATE_PER_CONCURRENCY = 10  # requests per second per unit of reserved concurrency (serve §2.6)
 ACCOUNT_REASON = "ConcurrentInvocationLimitExceeded"
 
 
@@ -134,7 +137,8 @@ class Pool:
         self._finishing: dict[tuple[str, str, int], list[Slot]] = {}  # answered on-demand ones, by version
         self._pc_finishing: dict[tuple[str, str], list[Slot]] = {}  # answered provisioned ones
         self._reserved: dict[str, int] = {}
-        self._buckets: dict[str, TokenBucket] = {}
+        self._buckets: dict[str, TokenBucket] = {}  # new environments per function (the scaling rate)
+        self._rates: dict[str, TokenBucket] = {}  # requests per second of reserved-concurrency functions
         self._inflight: Counter[str] = Counter()  # on-demand requests in flight, by function
         self._provisioned: Counter[str] = Counter()  # provisioned environments held, by function
         self.counts: dict[str, Counts] = {}
@@ -157,10 +161,13 @@ class Pool:
         return self._inflight[function] + self._provisioned[function]
 
     def set_reserved(self, function: str, value: int | None) -> None:
+        self._rates.pop(function, None)
         if value is None:
             self._reserved.pop(function, None)
         else:
             self._reserved[function] = value
+            ceiling = RATE_PER_CONCURRENCY * value
+            self._rates[function] = TokenBucket(capacity=ceiling, rate=ceiling, clock=self._clock)
 
     # --- invoke ---------------------------------------------------------------------------------------
 
@@ -236,6 +243,8 @@ class Pool:
         if reserved is not None:
             if self.concurrency(name) + 1 > reserved:
                 raise self._throttle(name, counts, RESERVED_REASON)
+            if not self._rates[name].take():  # at most 10 x R requests per second
+                raise self._throttle(name, counts, RESERVED_RATE_REASON)
             return
         unreserved = self.account_limit - sum(self._reserved.values())
         used = sum(self.concurrency(f) for f in self._slots if f not in self._reserved)
@@ -394,6 +403,7 @@ class Pool:
         self.drain(function)
         self._reserved.pop(function, None)
         self._buckets.pop(function, None)
+        self._rates.pop(function, None)
 
     # --- provisioned concurrency --------------------------------------------------------------------
 

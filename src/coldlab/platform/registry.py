@@ -23,6 +23,7 @@ from pathlib import Path
 from coldlab.config import FunctionConfig
 from coldlab.errors import (
     InvalidParameterValue,
+    PreconditionFailed,
     ProvisionedConcurrencyConfigNotFound,
     ResourceConflict,
     ResourceNotFound,
@@ -230,6 +231,14 @@ class Registry:
         function.last_update = "Successful"
         function.last_update_reason = None
         function.updating = False
+
+    def check_revision(self, function: Function, revision_id: object) -> None:
+        """A request that names the RevisionId it read must find `$LATEST` unchanged since (412 if not)."""
+        if revision_id is not None and revision_id != function.latest.revision_id:
+            raise PreconditionFailed(
+                "The Revision Id provided does not match the latest Revision Id. "
+                "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+            )
 
     def begin_update(self, function: Function) -> None:
         if function.updating or function.state == "Pending":

@@ -339,6 +339,7 @@ class LambdaService:
 
     async def update_code(self, ref: str, body: Mapping[str, Any]) -> Function:
         function = self.registry.unqualified(ref)
+        self.registry.check_revision(function, body.get("RevisionId"))
         self.registry.begin_update(function)
         try:
             code = await asyncio.to_thread(self._upload, body.get("ZipFile"))
@@ -352,6 +353,7 @@ class LambdaService:
 
     async def update_configuration(self, ref: str, body: Mapping[str, Any]) -> Function:
         function = self.registry.unqualified(ref)
+        self.registry.check_revision(function, body.get("RevisionId"))
         self.registry.begin_update(function)
         try:
             latest = function.latest
