@@ -23,11 +23,12 @@ if TYPE_CHECKING:
     from coldlab.store.db import StateDb
 
 PREFIX = "coldlab serve:"
+FLUSH_AFTER_S = 0.005  # terminal lines are written at most this late
 
 
 class _Terminal:
-    """The server's terminal lines, written once per event-loop turn: a warm invoke logs four lines or more
-    (START, the function's, END, REPORT), and a write each was a syscall each on the invoke's path."""
+    """The server's terminal lines, written in batches a few milliseconds apart: a warm invoke logs four lines
+    or more (START, the function's, END, REPORT), and a write each was a syscall each on the invoke's path."""
 
     def __init__(self) -> None:
         self._lines: list[str] = []
@@ -37,8 +38,8 @@ class _Terminal:
         self._lines.append(text)
         if self._scheduled:
             return
-        try:
-            asyncio.get_running_loop().call_soon(self.flush)
+        try:  # a moment later, so the write is rarely on an invoke's path (and takes more lines at once)
+            asyncio.get_running_loop().call_later(FLUSH_AFTER_S, self.flush)
             self._scheduled = True
         except RuntimeError:  # no loop (starting up, or done): at once
             self.flush()

@@ -226,6 +226,7 @@ class Environment(InvocationEnding):
         the extensions are back on `next` and the environment is frozen: a front door can answer its
         caller there, as Lambda does. The result (with END and REPORT) comes when the invoke is complete.
         """
+        request_id = request_id or str(uuid.uuid4())  # made now: off the path when it waits for the lock
         self._queued += 1  # while the invoke before this one finishes, it knows not to freeze
         try:
             await self._lock.acquire()
@@ -235,7 +236,7 @@ class Environment(InvocationEnding):
             self._busy = True
             self._on_response = on_response
             try:
-                return await self._invoke(payload, request_id, client_context, cognito_identity)
+                result = await self._invoke(payload, request_id, client_context, cognito_identity)
             finally:
                 self._busy = False
                 self._on_response = None
@@ -243,9 +244,12 @@ class Environment(InvocationEnding):
                     self._spare.refill()
         finally:
             self._lock.release()
+        if self._queued:  # the invoke queued on this environment goes first, this caller's bookkeeping after
+            await asyncio.sleep(0)
+        return result
 
     async def _invoke(
-        self, payload: bytes, request_id: str | None, client_context: str | None, cognito_identity: str | None
+        self, payload: bytes, request_id: str, client_context: str | None, cognito_identity: str | None
     ) -> InvocationResult:
         self._tail = LogTail()
         self._emf = []
@@ -263,7 +267,7 @@ class Environment(InvocationEnding):
         # The runtime gets whole milliseconds; the kill is timed to that same instant, not up to 1 ms later.
         deadline_ms = int((wall + timeout_s) * 1000)
         attempt = Attempt(
-            request_id or str(uuid.uuid4()),
+            request_id,
             begun,
             begun + (deadline_ms / 1000 - wall),
             deadline_ms,

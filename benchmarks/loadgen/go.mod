@@ -1,0 +1,3 @@
+module coldlab.dev/benchmarks/loadgen
+
+go 1.22
