@@ -101,7 +101,9 @@ class InvocationEnding(SandboxLifecycle):
         self._output_flush()
         self._extensions.flush()
         request_id = outcome.request_id
-        peak = self._sandbox.peak_memory_bytes() if self._sandbox is not None else 0
+        peak = self._answer_peak
+        if peak is None:
+            peak = self._sandbox.peak_memory_bytes() if self._sandbox is not None else 0
         used_mb = min(text.memory_used_mb(peak), self.config.memory_mb) if peak else 0
         billed = text.billed_ms(duration_ms, init_ms if attempt.init_billed else None)
         self._log(

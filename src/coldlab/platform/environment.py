@@ -124,6 +124,7 @@ class Environment(InvocationEnding):
         self._closed = False
         self.freezes = 0  # how many times the sandbox was frozen (benchmarks count them)
         self._frozen = False
+        self._answer_peak: int | None = None  # the memory peak read when the runtime answered
         # prepare_sandbox=False makes every sandbox on the invoke's path instead (see spare.py)
         self._spare: Spare[PreparedRuntime] = Spare(self._prepare, enabled=prepare_sandbox)
         self._log_stream = log_stream_name(config.version)
@@ -226,7 +227,10 @@ class Environment(InvocationEnding):
         the extensions are back on `next` and the environment is frozen: a front door can answer its
         caller there, as Lambda does. The result (with END and REPORT) comes when the invoke is complete.
         """
-        request_id = request_id or str(uuid.uuid4())  # made now: off the path when it waits for the lock
+        # Made now, off the invoke's path when it waits for the environment (the trace's time: the arrival)
+        request_id = request_id or str(uuid.uuid4())
+        trace_id = f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)}"
+        trace_id += ";Sampled=0"
         self._queued += 1  # while the invoke before this one finishes, it knows not to freeze
         try:
             await self._lock.acquire()
@@ -236,7 +240,7 @@ class Environment(InvocationEnding):
             self._busy = True
             self._on_response = on_response
             try:
-                result = await self._invoke(payload, request_id, client_context, cognito_identity)
+                result = await self._invoke(payload, request_id, trace_id, client_context, cognito_identity)
             finally:
                 self._busy = False
                 self._on_response = None
@@ -249,10 +253,16 @@ class Environment(InvocationEnding):
         return result
 
     async def _invoke(
-        self, payload: bytes, request_id: str, client_context: str | None, cognito_identity: str | None
+        self,
+        payload: bytes,
+        request_id: str,
+        trace_id: str,
+        client_context: str | None,
+        cognito_identity: str | None,
     ) -> InvocationResult:
         self._tail = LogTail()
         self._emf = []
+        self._answer_peak = None
         accepted = time.perf_counter()
         if self._sandbox is not None and self._sandbox.process.returncode is not None:
             await self._destroy()  # died while frozen (e.g. killed for memory): re-init inside this invoke
@@ -275,7 +285,7 @@ class Environment(InvocationEnding):
             init_billed,
             cold,
             phases,
-            f"Root=1-{int(wall):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=0",
+            trace_id,
         )
         log_start = self._sandbox is not None  # START follows the hand-over, or comes before a re-init
         if not log_start:
@@ -374,8 +384,10 @@ class Environment(InvocationEnding):
             if isinstance(event, Resolved):
                 outcome = event.outcome
                 self._platform_record(records.runtime_done, attempt, outcome, time.perf_counter())
-                if not outcome.ok:
-                    self._sample_peak()  # a runtime that reports a panic then exits (aws-lambda-go)
+                # Read now, while the runtime turns back to /next (and before a runtime that reports a panic
+                # exits, as aws-lambda-go does): END/REPORT then need no read of their own, unless
+                # extensions may still work after the response.
+                self._answer_peak = self._peak_now()
             elif isinstance(event, RuntimeReady) and outcome is not None and self._sandbox is not None:
                 runtime_done = time.perf_counter()
             elif isinstance(event, Exited):

@@ -74,6 +74,7 @@ class SandboxLifecycle:
     limits: Limits
     freezes: int
     _frozen: bool  # the current sandbox is frozen (by this environment)
+    _answer_peak: int | None
     runtime_api: str
     last_shutdown: ShutdownReport | None
     _log_sink: Callable[[str], None] | None
@@ -316,6 +317,14 @@ class SandboxLifecycle:
         charge, which misses the binary's pages the host had cached (hello-go: 2 MB instead of 7 MB)."""
         if self._sandbox is not None:
             self._sandbox.peak_memory_bytes()
+
+    def _peak_now(self) -> int | None:
+        """The peak now, to stand for the whole invocation's; None when extensions run (they may still use
+        memory after the response) or there is no sandbox."""
+        if self._sandbox is None or self._extensions.names:
+            self._sample_peak()
+            return None
+        return self._sandbox.peak_memory_bytes()
 
     async def _next_event(self, deadline: float) -> Event | None:
         """The next platform event, or None when the monotonic `deadline` passes first."""
