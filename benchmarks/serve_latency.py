@@ -8,8 +8,9 @@ per-call cost is printed beside: boto3's invoke against coldlab minus the raw cl
 Target (issue 12): coldlab's p50 no slower than the emulator's. Never fails on time.
 
 Measured (hello-go, 1769 MB, 2 vCPU VM shared): before the hot-path work p50 1.615 ms vs the emulator's
-0.846 ms (1.91x); after it (uvloop, no wait_for task per event, answer inside POST /response) two runs:
-1.039 vs 0.722 ms (1.44x) and 1.188 vs 0.741 ms (1.60x). Target not met.
+0.846 ms (1.91x); after uvloop and the early answer 1.44x and 1.60x; with the frozen anchor cgroup, the
+Runtime API's own HTTP layer, the front door and claims (2026-12-02, eight runs): 0.92-1.03x, seven of
+eight at or under 1.00x (the README's serve section has them).
 
     .venv/bin/python benchmarks/serve_latency.py [--invokes 2000] [--boto3 500] [--memory 1769]
 """
