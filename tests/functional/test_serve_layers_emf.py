@@ -101,6 +101,12 @@ def test_create_function_takes_a_local_layer_and_refuses_a_layer_arn(
         assert error["Code"] == "InvalidParameterValueException"
         assert arn in error["Message"] and "local paths" in error["Message"]
         client.create_function(FunctionName="with-layer", Layers=[str(layer)], **create)
+        shown = client.get_function(FunctionName="with-layer")["Configuration"]["Layers"]
+        files = [f for f in layer.rglob("*") if f.is_file()] if layer.is_dir() else [layer]
+        size = sum(f.stat().st_size for f in files)
+        assert shown == [{"Arn": str(layer), "CodeSize": size}]  # the layer as given stands for its ARN
+        client.create_function(FunctionName="plain", **create)
+        assert "Layers" not in client.get_function_configuration(FunctionName="plain")
         assert json.loads(client.invoke(FunctionName="with-layer", Payload=b"{}")["Payload"].read())[
             "message"
         ]

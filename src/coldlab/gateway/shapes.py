@@ -42,6 +42,8 @@ def configuration(function: Function, version: Version) -> dict[str, Any]:
             "RuntimeVersionArn": _RUNTIME_VERSION.format(region=config.region, runtime=version.runtime)
         },
     }
+    if version.layer_refs:
+        document["Layers"] = [{"Arn": layer, "CodeSize": size} for layer, size in version.layer_refs]
     if version.version != LATEST:
         document.update(State="Active", LastUpdateStatus="Successful")
         return document

@@ -72,6 +72,7 @@ class Version:
     role: str = "arn:aws:iam::123456789012:role/coldlab"
     log_format: str = "text"
     layers: tuple[Path, ...] = ()  # the merged /opt of its layers (one directory), or none
+    layer_refs: tuple[tuple[str, int], ...] = ()  # each layer as given, with its size (GetFunction's Layers)
     last_modified: str = field(default_factory=_now)
     revision_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 

@@ -15,6 +15,21 @@ from typing import Any
 from coldlab.errors import CodeError, InvalidParameterValue
 from coldlab.platform.layers import MAX_LAYERS, LayerSet, load_layers
 
+LayerRefs = tuple[tuple[str, int], ...]  # (the layer as given, its CodeSize) per layer, in order
+
+
+def layer_refs(paths: Sequence[Path]) -> LayerRefs:
+    """FunctionConfiguration's `Layers` of local layers: the path stands where AWS puts the version ARN,
+    CodeSize is the zip's size or the directory's files' total."""
+    refs = []
+    for path in paths:
+        if path.is_dir():
+            size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+        else:
+            size = path.stat().st_size if path.exists() else 0
+        refs.append((str(path), size))
+    return tuple(refs)
+
 
 class LayerStore:
     """Layer sets by their paths; `load` returns what Environment(layers=...) takes (one directory)."""
@@ -32,11 +47,12 @@ class LayerStore:
             layer_set = self._sets[key] = load_layers(key)
         return (layer_set.root,) if layer_set.root is not None else ()
 
-    def load_requested(self, body: Mapping[str, Any]) -> tuple[Path, ...]:
-        """A CreateFunction/UpdateFunctionConfiguration `Layers` member, as a 400 when it is unusable."""
+    def load_requested(self, body: Mapping[str, Any]) -> tuple[tuple[Path, ...], LayerRefs]:
+        """A CreateFunction/UpdateFunctionConfiguration `Layers` member (a 400 when it is unusable): the
+        merged /opt, and what GetFunction shows of each layer."""
         paths = requested_layers(body)
         try:
-            return self.load(paths)
+            return self.load(paths), layer_refs(paths)
         except CodeError as exc:
             raise InvalidParameterValue(str(exc)) from exc
 

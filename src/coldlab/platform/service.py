@@ -44,7 +44,7 @@ from coldlab.platform.registry import (
     code_facts,
 )
 from coldlab.platform.result import InvocationResult
-from coldlab.platform.served_layers import LayerStore
+from coldlab.platform.served_layers import LayerStore, layer_refs
 from coldlab.platform.spec import FunctionSpec
 from coldlab.platform.timeline import Timeline, census, is_report
 from coldlab.runtime.model import Outcome
@@ -192,8 +192,11 @@ class LambdaService:
     async def add_spec(self, spec: FunctionSpec) -> Function:
         code = await asyncio.to_thread(self._unpack, spec.config.code)
         layers = await asyncio.to_thread(self.layers.load, spec.layers)
+        refs = await asyncio.to_thread(layer_refs, spec.layers)
         config = spec.config.with_changes(code=code.root, function_name=spec.name)
-        version = Version(LATEST, config, code, log_format=spec.log_format, layers=layers)
+        version = Version(
+            LATEST, config, code, log_format=spec.log_format, layers=layers, layer_refs=refs
+        )
         function = self.registry.add(version, spec=spec)
         self.delivery.revive(function.name)
         self.registry.activate(function)
@@ -318,7 +321,9 @@ class LambdaService:
                 f"coldlab serve runs a bootstrap: use Runtime {' or '.join(RUNTIMES)}"
             )
         self.registry.check_free(name)
-        layers = await asyncio.to_thread(self.layers.load_requested, body) if "Layers" in body else ()
+        layers, refs = (
+            await asyncio.to_thread(self.layers.load_requested, body) if "Layers" in body else ((), ())
+        )
         code = await asyncio.to_thread(self._upload, code_spec.get("ZipFile"))
         config = config_with_members(FunctionConfig.create(code.root, function_name=name), body)
         version = Version(
@@ -330,6 +335,7 @@ class LambdaService:
             role=str(body["Role"]),
             log_format=log_format_member(body, "text"),
             layers=layers,
+            layer_refs=refs,
         )
         function = self.registry.add(version)
         self.delivery.revive(function.name)
@@ -366,7 +372,9 @@ class LambdaService:
                 if key in body:
                     changes[attr] = str(body[key])
             if "Layers" in body:
-                changes["layers"] = await asyncio.to_thread(self.layers.load_requested, body)
+                changes["layers"], changes["layer_refs"] = await asyncio.to_thread(
+                    self.layers.load_requested, body
+                )
         except BaseException:
             function.updating = False
             raise
