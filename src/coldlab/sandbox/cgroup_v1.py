@@ -57,15 +57,6 @@ def _wait_state(fd: int, wanted: bytes, timeout_s: float = FREEZE_TIMEOUT_S) -> 
             time.sleep(0.0002)
 
 
-def _oom_kills(oom_control: bytes) -> int:
-    """The `oom_kill N` line of memory.oom_control (0 on kernels without it)."""
-    for line in oom_control.splitlines():
-        key, _, value = line.partition(b" ")
-        if key == b"oom_kill" and value.strip().isdigit():
-            return int(value)
-    return 0
-
-
 def _set_state(fd: int, state: bytes) -> None:
     try:
         os.pwrite(fd, state, 0)
@@ -187,7 +178,8 @@ class CgroupV1Sandbox:
                 os.eventfd_read(self._oom_fd)
         if self.oom_killed or self._closed:
             return
-        if _oom_kills(os.pread(self._oom_control_fd, 256, 0)) > 0:
+        oom_control = os.pread(self._oom_control_fd, 256, 0).decode()
+        if cgroupfs.parse_keyed(oom_control).get("oom_kill", 0) > 0:
             self.oom_killed = True
             self.peak_memory_bytes()
             self.kill()

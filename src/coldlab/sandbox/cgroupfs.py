@@ -57,12 +57,19 @@ def read_int(path: Path, default: int = 0) -> int:
 
 def keyed(path: Path) -> dict[str, int]:
     """A flat keyed file (`key value` per line: cpu.stat, memory.oom_control, cgroup.events)."""
+    try:
+        return parse_keyed(path.read_text())
+    except OSError:
+        return {}
+
+
+def parse_keyed(text: str) -> dict[str, int]:
+    """The integer values of a flat keyed file's text (lines that are not `key integer` are skipped)."""
     result: dict[str, int] = {}
-    with contextlib.suppress(OSError):
-        for line in path.read_text().splitlines():
-            key, _, value = line.partition(" ")
-            with contextlib.suppress(ValueError):
-                result[key] = int(value)
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        with contextlib.suppress(ValueError):
+            result[key] = int(value)
     return result
 
 
