@@ -190,20 +190,20 @@ async def _pool_scenario() -> None:
 
     pool = Pool(make, account_limit=10, keep_alive=KeepAlive(1000, 1000), on_event=events.append)
     # three at once: three environments; then the most recently idle one is reused
-    await asyncio.gather(*(pool.invoke(target, b"{}") for _ in range(3)))
+    await asyncio.gather(*(pool.start(target, b"{}") for _ in range(3)))
     assert len(made) == 3 and pool.count("fn").cold_starts == 3
     newest_idle = pool._idle[target.version.key][-1].env
-    await pool.invoke(target, b"{}")
+    await pool.start(target, b"{}")
     assert isinstance(newest_idle, ScriptedEnv) and newest_idle.invokes == 2
     # reserved concurrency 1: a second invoke while one runs is throttled with the reserved reason
     pool.set_reserved("fn", 1)
     hold = asyncio.Event()
     for env in made:
         env.hold = hold
-    running = asyncio.ensure_future(pool.invoke(target, b"{}"))
+    running = pool.start(target, b"{}")
     await asyncio.sleep(0)
     with pytest.raises(TooManyRequests) as throttled:
-        await pool.invoke(target, b"{}")
+        await pool.start(target, b"{}")
     assert throttled.value.reason == "ReservedFunctionConcurrentInvocationLimitExceeded"
     hold.set()
     await running
@@ -324,20 +324,17 @@ async def _rate_scenario() -> list[str]:
     now = [0.0]
     pool = Pool(lambda v, t: ScriptedEnv(), account_limit=10, keep_alive=KeepAlive(1000, 1000), clock=lambda: now[0])
     pool.set_reserved("fn", 2)  # 20 requests per second at most, however short they are
-    outcomes = []
-    for _ in range(21):
+
+    async def outcome() -> str:
         try:
-            await pool.invoke(target, b"{}")
-            outcomes.append("ok")
+            await pool.start(target, b"{}")
         except TooManyRequests as throttled:
-            outcomes.append(throttled.reason)
+            return throttled.reason
+        return "ok"
+
+    outcomes = [await outcome() for _ in range(21)]
     now[0] += 0.1  # two more tokens
-    for _ in range(3):
-        try:
-            await pool.invoke(target, b"{}")
-            outcomes.append("ok")
-        except TooManyRequests as throttled:
-            outcomes.append(throttled.reason)
+    outcomes += [await outcome() for _ in range(3)]
     await pool.close()
     return outcomes
 

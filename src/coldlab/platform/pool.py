@@ -102,23 +102,6 @@ class Pool:
 
     # --- invoke ---------------------------------------------------------------------------------------
 
-    async def invoke(
-        self,
-        target: Target,
-        payload: bytes,
-        *,
-        request_id: str | None = None,
-        client_context: str | None = None,
-        on_response: Callable[[Outcome], None] | None = None,
-    ) -> InvocationResult:
-        """Run one invoke on a provisioned, idle or new environment, or raise TooManyRequests.
-
-        The invoke runs in a task of its own (see `start`): a caller that goes away (a client disconnect)
-        does not stop it, and the environment comes back to the pool when the function answers, as on
-        Lambda. `on_response` gets the runtime's answer as soon as it is posted (see Environment.invoke).
-        """
-        return await asyncio.shield(self.start(target, payload, request_id, client_context, on_response))
-
     def start(
         self,
         target: Target,
@@ -127,7 +110,10 @@ class Pool:
         client_context: str | None = None,
         on_response: Callable[[Outcome], None] | None = None,
     ) -> asyncio.Task[InvocationResult]:
-        """Take an environment now (or raise TooManyRequests) and run the invoke in a task of its own."""
+        """Take a provisioned, idle, answered or new environment now (or raise TooManyRequests) and run the
+        invoke in a task of its own: a caller that goes away (a client disconnect) does not stop it, and the
+        environment comes back to the pool when the function answers, as on Lambda. `on_response` gets the
+        runtime's answer as soon as it is posted (see Environment.invoke)."""
         slot, on_demand = self._acquire(target)
         task = asyncio.ensure_future(
             self._run(slot, on_demand, payload, request_id, client_context, on_response)
