@@ -4,8 +4,8 @@ Why not aiohttp here: the Runtime API is a handful of fixed routes on loopback w
 warm invoke, and aiohttp's machinery around each of them (a task per request, routing, middlewares,
 StreamResponse) was the largest share of `coldlab serve`'s CPU per invoke. This layer does what the
 Runtime API needs and nothing else: Content-Length and chunked bodies (kept up to a cap, the whole size
-counted), keep-alive, `Expect: 100-continue`, replies given at once or later (a long poll answers when
-its future does), and hanging up every connection that arrived on one listening port.
+counted), keep-alive, `Expect: 100-continue`, replies given at once or later (a long poll's Pending is
+written the moment it is resolved), and hanging up every connection that arrived on one listening port.
 """
 
 from __future__ import annotations
@@ -249,28 +249,28 @@ class Connection(asyncio.Protocol):
                 self._waiting = answer
                 answer.attach(functools.partial(self._answered, request))
                 return
-            self._send(answer, request)
+            self._send(answer, _keeps_alive(request))
             if not self._pending or self._transport is None:
                 return
             request = self._pending.popleft()
 
     def _answered(self, request: Request, reply: Reply) -> None:
         self._waiting = None
-        self._send(reply, request)
+        self._send(reply, _keeps_alive(request))
         if self._pending and self._transport is not None:
             self._dispatch(self._pending.popleft())
 
-    def _send(self, reply: Reply, request: Request) -> None:
+    def _send(self, reply: Reply, keep_alive: bool) -> None:
         if self._transport is None:
             return
-        keep_alive = request.headers.get("connection", "").lower() != "close"
         self._transport.write(encode(reply, keep_alive))
         if reply.close or not keep_alive:
             self._transport.close()
             self._transport = None
 
     def _refuse(self, reply: Reply) -> None:
-        if self._transport is not None:
-            self._transport.write(encode(reply, keep_alive=False))
-            self._transport.close()
-            self._transport = None
+        self._send(reply, keep_alive=False)
+
+
+def _keeps_alive(request: Request) -> bool:
+    return request.headers.get("connection", "").lower() != "close"

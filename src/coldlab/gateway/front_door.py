@@ -104,11 +104,11 @@ class FrontDoor(asyncio.Protocol):
         self._answering = False  # a reply is owed: later requests wait in the buffer, in order
         self._reading = False  # inside _next_request (a reply sent at once must not re-enter it)
         self._close_after = False
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # at connection_lost
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast("asyncio.Transport", transport)  # uvloop's transports are not subclasses
         self._connections.add(self)
-        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data

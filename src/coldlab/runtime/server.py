@@ -218,44 +218,42 @@ class RuntimeApiServer:
                 return posted(request, request_id)
         return _NOT_ALLOWED if request.path in self._paths else _NOT_FOUND
 
-    def _park(self, token: int, replies: dict[int, Reply], abandoned: Callable[[int], None]) -> Answer:
-        """The reply now if the core gave one, else a long poll answered by a later effect (no timeout, as
-        Lambda's docs require); a poll whose connection goes away is abandoned in the core."""
+    def _park(
+        self, token: int, effects: Sequence[Effect | ExtEffect], owner: RuntimeApiCore | ExtensionsCore
+    ) -> Answer:
+        """A long poll: its reply now if the core's effects hold one, else later, from a later effect (no
+        timeout, as Lambda's docs require); a poll whose connection goes away is abandoned in `owner`, the
+        core it was made in, if that core is still the current one."""
+        replies: dict[int, Reply] = {}
+        self._apply(effects, replies)
         if token in replies:
             return replies[token]
 
         def gone() -> None:
             self._parked.pop(token, None)
-            abandoned(token)
+            if owner is self.core or owner is self.extensions:
+                owner.poll_abandoned(token)
 
         pending = self._parked[token] = Pending(gone)
         return pending
 
     def _next(self, request: Request) -> Answer:
         token = next(self._tokens)
-        core = self.core
-        replies: dict[int, Reply] = {}
-        self._apply(core.next_requested(token), replies)
+        return self._park(token, self.core.next_requested(token), self.core)
 
-        def abandoned(token: int) -> None:
-            if core is self.core:
-                core.poll_abandoned(token)
-
-        return self._park(token, replies, abandoned)
-
-    def _response(self, request: Request, request_id: str) -> Answer:
+    def _response(self, request: Request, request_id: str) -> Reply:
         token = next(self._tokens)
         effects = self.core.response_posted(
             token,
             request_id,
             body=request.body,
             size=request.size,
-            content_type=request.header("Content-Type", "application/json") or "application/json",
+            content_type=request.header("Content-Type") or "application/json",
             response_mode=request.header(_MODE_HEADER),
         )
         return self._reply_for(token, effects)
 
-    def _error(self, request: Request, request_id: str) -> Answer:
+    def _error(self, request: Request, request_id: str) -> Reply:
         token = next(self._tokens)
         effects = self.core.error_posted(token, request_id, request.body, request.header(_ERROR_TYPE_HEADER))
         return self._reply_for(token, effects)
@@ -284,16 +282,8 @@ class RuntimeApiServer:
 
     def _ext_next(self, request: Request) -> Answer:
         """Parked until an event it subscribed to comes (maybe never: GoLangEnableSIGTERM)."""
-        token = next(self._tokens)
-        extensions = self.extensions
-        replies: dict[int, Reply] = {}
-        self._apply(extensions.next_requested(token, request.header(_EXT_ID)), replies)
-
-        def abandoned(token: int) -> None:
-            if extensions is self.extensions:
-                extensions.poll_abandoned(token)
-
-        return self._park(token, replies, abandoned)
+        token, extensions = next(self._tokens), self.extensions
+        return self._park(token, extensions.next_requested(token, request.header(_EXT_ID)), extensions)
 
     def _ext_error(self, request: Request, kind: str) -> Reply:
         token = next(self._tokens)
