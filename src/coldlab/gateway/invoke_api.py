@@ -19,6 +19,7 @@ from aiohttp import web
 from coldlab.errors import InvalidParameterValue, InvalidRequestContent, RequestTooLarge
 from coldlab.gateway.wire import JSON_TYPE, Handler, error_reply, to_web
 from coldlab.http11 import Reply
+from coldlab.platform.registry import Target
 from coldlab.platform.result import InvocationResult
 from coldlab.platform.service import LambdaService, cut_off
 from coldlab.runtime.model import Outcome
@@ -83,6 +84,15 @@ def check_json(payload: bytes) -> bytes:
     return payload
 
 
+def checked(
+    service: LambdaService, name: str, qualifier: str | None, payload: bytes, raw_client_context: str | None
+) -> tuple[Target, bytes, str | None]:
+    """What every invoke checks before anything runs, in this order: the function and qualifier (404), the
+    payload's JSON (400), the client context (400). The target, the payload and the decoded context."""
+    target = service.registry.resolve(name, qualifier)
+    return target, check_json(payload), client_context(raw_client_context)
+
+
 def invoke_handler(service: LambdaService) -> Handler:
     async def invoke(request: web.Request) -> web.StreamResponse:
         kind = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
@@ -94,9 +104,9 @@ def invoke_handler(service: LambdaService) -> Handler:
         payload = await _payload(request)
         name = request.match_info["name"]
         qualifier = request.query.get("Qualifier")
-        target = service.registry.resolve(name, qualifier)
-        payload = check_json(payload)
-        context = client_context(request.headers.get("X-Amz-Client-Context"))
+        target, payload, context = checked(
+            service, name, qualifier, payload, request.headers.get("X-Amz-Client-Context")
+        )
         version_header = {"X-Amz-Executed-Version": target.version.version}
         if kind == "DryRun":
             return web.Response(status=204, headers=version_header)
@@ -146,7 +156,10 @@ def answer_first(
             once(cut_off())
             return
         error = run.exception()  # retrieved here, answered or not: never "never retrieved"
-        once(run.result() if error is None else error if isinstance(error, Exception) else cut_off())
+        if error is None:
+            once(run.result())
+        else:  # a BaseException that is not an Exception can only be the server stopping it
+            once(error if isinstance(error, Exception) else cut_off())
 
     _, run = service.start_invoke(
         name, payload, qualifier=qualifier, client_context=client_context, on_response=once
@@ -166,9 +179,7 @@ def invoke_now(
     """A RequestResponse invoke without a log tail, for a front door that writes its own replies (the
     gateway's fast path): `send` gets the reply once, written as the handler below writes it."""
     try:
-        target = service.registry.resolve(name, qualifier)
-        payload = check_json(payload)
-        context = client_context(raw_client_context)
+        target, payload, context = checked(service, name, qualifier, payload, raw_client_context)
 
         def deliver(answer: Answer) -> None:
             if isinstance(answer, Exception):
