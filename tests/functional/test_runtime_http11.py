@@ -45,6 +45,17 @@ async def connect(address: str) -> tuple[asyncio.StreamReader, asyncio.StreamWri
     return await asyncio.open_connection(host, int(port))
 
 
+async def delivered(
+    server: RuntimeApiServer, address: str, request_id: str
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A runtime's connection that has just taken invocation `request_id` from /next."""
+    server.submit(invocation(request_id))
+    reader, writer = await connect(address)
+    writer.write(NEXT)
+    assert (await read_reply(reader))[0] == 200
+    return reader, writer
+
+
 def test_next_delivers_the_event_with_its_headers_and_a_chunked_response_is_read_whole() -> None:
     async def scenario() -> None:
         effects: list[PlatformEffect] = []
@@ -78,10 +89,7 @@ def test_expect_100_continue_is_answered_before_the_body_is_sent() -> None:
     async def scenario() -> None:
         effects: list[PlatformEffect] = []
         server, address = await started(effects)
-        server.submit(invocation("req-2"))
-        reader, writer = await connect(address)
-        writer.write(NEXT)
-        await read_reply(reader)
+        reader, writer = await delivered(server, address, "req-2")
         writer.write(
             f"POST {BASE}/req-2/response HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
             "Expect: 100-continue\r\n\r\n".encode()
@@ -153,10 +161,7 @@ def test_a_response_over_the_limit_is_counted_whole_but_not_kept() -> None:
     async def scenario() -> None:
         effects: list[PlatformEffect] = []
         server, address = await started(effects)
-        server.submit(invocation("req-4"))
-        reader, writer = await connect(address)
-        writer.write(NEXT)
-        await read_reply(reader)
+        reader, writer = await delivered(server, address, "req-4")
         size = MAX_RESPONSE_BYTES + 1
         writer.write(f"POST {BASE}/req-4/response HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n".encode())
         writer.write(b"x" * size)
