@@ -47,12 +47,14 @@ class LayerStore:
             layer_set = self._sets[key] = load_layers(key)
         return (layer_set.root,) if layer_set.root is not None else ()
 
+    def load_with_refs(self, paths: Sequence[Path]) -> tuple[tuple[Path, ...], LayerRefs]:
+        """The merged /opt of `paths`, and what GetFunction shows of each layer."""
+        return self.load(paths), layer_refs(paths)
+
     def load_requested(self, body: Mapping[str, Any]) -> tuple[tuple[Path, ...], LayerRefs]:
-        """A CreateFunction/UpdateFunctionConfiguration `Layers` member (a 400 when it is unusable): the
-        merged /opt, and what GetFunction shows of each layer."""
-        paths = requested_layers(body)
+        """load_with_refs of a CreateFunction or UpdateFunctionConfiguration `Layers` (a 400 if unusable)."""
         try:
-            return self.load(paths), layer_refs(paths)
+            return self.load_with_refs(requested_layers(body))
         except CodeError as exc:
             raise InvalidParameterValue(str(exc)) from exc
 

@@ -44,7 +44,7 @@ from coldlab.platform.registry import (
     code_facts,
 )
 from coldlab.platform.result import InvocationResult
-from coldlab.platform.served_layers import LayerStore, layer_refs
+from coldlab.platform.served_layers import LayerStore
 from coldlab.platform.spec import FunctionSpec
 from coldlab.platform.timeline import Timeline, census, is_report
 from coldlab.runtime.model import Outcome
@@ -191,8 +191,7 @@ class LambdaService:
 
     async def add_spec(self, spec: FunctionSpec) -> Function:
         code = await asyncio.to_thread(self._unpack, spec.config.code)
-        layers = await asyncio.to_thread(self.layers.load, spec.layers)
-        refs = await asyncio.to_thread(layer_refs, spec.layers)
+        layers, refs = await asyncio.to_thread(self.layers.load_with_refs, spec.layers)
         config = spec.config.with_changes(code=code.root, function_name=spec.name)
         version = Version(
             LATEST, config, code, log_format=spec.log_format, layers=layers, layer_refs=refs
